@@ -1,0 +1,343 @@
+"""Score an extraction method on the suite: ``python -m bench.evaluate METHOD``.
+
+For every reference model: extract a program (in a child process, under a
+time limit), run program and model on the same teacher-forced sequences of
+every frozen test bin, and record faithfulness, accuracy, size and cost.
+``results.json`` and ``programs/`` are rewritten atomically after every
+model, so an interrupted run keeps what it finished.
+
+    python -m bench.evaluate oracle                      # every zoo model
+    python -m bench.evaluate lookup --tasks sort count --limit 200
+    python -m bench.evaluate path/to/method.py --models ./my_checkpoint --task sort
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+from tqdm import tqdm
+
+import bench
+from bench import hub
+from bench.extract import run_extraction
+from bench.methods import MethodError, TaskView, method_parameters, resolve_method
+from bench.predict import predict
+from bench.program import Program, run_program
+from bench.results import (
+    BINS,
+    Cost,
+    MethodInfo,
+    ModelInfo,
+    ModelResult,
+    Results,
+    Size,
+    TaskInfo,
+    save_results,
+    write_json_atomic,
+)
+from bench.scoring import BinCounts, is_success, summarize
+from bench.splits import load_splits, split_batches, split_fingerprint
+from bench.task import Task, TaskError, get_task
+
+DEFAULT_TIME_LIMIT = 600.0
+DEFAULT_THRESHOLD = 0.9
+BATCH_SIZE = 250
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be acted on."""
+
+
+@dataclass
+class Options:
+    seed: int
+    limit: int | None
+    match_threshold: float
+    time_limit: float
+    isolate: bool
+
+
+# ----- step 1: what to evaluate ------------------------------------------------------
+
+
+def select_models(model_specs: list[str] | None, task_names: list[str] | None, task_override: str | None):
+    """The models to score: zoo ids (default: the whole zoo), Hub repo ids or local folders."""
+    if model_specs:
+        refs = [hub.resolve(spec, task=task_override) for spec in model_specs]
+    else:
+        refs = hub.zoo_refs()
+    if task_names:
+        for name in task_names:
+            get_task(name)  # an unknown task name fails here, with the list of known ones
+        refs = [ref for ref in refs if ref.task in task_names]
+    if not refs:
+        raise UsageError("no model matches the given --models/--tasks")
+    return refs
+
+
+# ----- step 2: one model -------------------------------------------------------------
+
+
+def task_info(task: Task, splits) -> TaskInfo:
+    return TaskInfo(
+        name=task.name,
+        version=task.version,
+        kind=task.kind,
+        split_fingerprints={b: split_fingerprint(splits[b]) for b in BINS},
+    )
+
+
+def score_program(program: Program, model, task: Task, splits, limit: int | None):
+    """Per-bin metrics of ``program`` against ``model`` on the frozen splits."""
+    metrics = {}
+    for bin_name in BINS:
+        counts = BinCounts()
+        for batch in split_batches(task, splits[bin_name], batch_size=BATCH_SIZE, limit=limit):
+            counts.add(batch, predict(model, batch, task.kind), run_program(program, batch))
+        metrics[bin_name] = counts.metrics()
+    return metrics
+
+
+def check_program_fits(program: Program, task: Task) -> None:
+    """A program for the wrong vocabulary or task kind cannot be scored on this task."""
+    if program.vocab_size != task.vocab_size:
+        raise TaskError(f"program vocab_size {program.vocab_size} != task {task.name} vocab size {task.vocab_size}")
+    if program.kind != task.kind:
+        raise TaskError(f"program kind {program.kind!r} != task {task.name} kind {task.kind!r}")
+
+
+def program_filename(model_id: str) -> str:
+    return "programs/" + re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") + ".json"
+
+
+def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
+    """Extract, save and score one program; failures are recorded, never raised."""
+    loaded = ref.load()
+    task = get_task(ref.task)
+    splits = load_splits(task)
+    model_seed = int.from_bytes(hashlib.sha256(f"{options.seed}/{ref.id}".encode()).digest()[:8], "little")
+    view = TaskView(task, np.random.default_rng(model_seed))
+    extraction = run_extraction(method, loaded.model, view, time_limit=options.time_limit, isolate=options.isolate)
+    result = ModelResult(
+        model=ModelInfo(
+            id=ref.id,
+            source=ref.source,
+            hub_repo=ref.hub_repo,
+            revision=ref.revision,
+            weights_sha256=loaded.weights_sha256,
+            role=ref.role,
+        ),
+        task=task_info(task, splits),
+        status="error",
+        error=extraction.error,
+        program_file=None,
+        program_sha256=None,
+        metrics={},
+        size=None,
+        cost=Cost(extract_seconds=round(extraction.seconds, 3), peak_memory_mb=round(extraction.peak_memory_mb, 1)),
+        success=False,
+    )
+    program = extraction.program
+    if program is None:
+        return result
+    try:
+        check_program_fits(program, task)
+    except TaskError as exc:
+        result.error = str(exc)
+        return result
+    result.program_file = program_filename(ref.id)
+    text = program.to_json_text()
+    write_text_atomic(out_dir / result.program_file, text)
+    result.program_sha256 = hashlib.sha256(text.encode()).hexdigest()
+    result.metrics = score_program(program, loaded.model, task, splits, options.limit)
+    result.size = Size(n_ops=program.n_ops, depth=program.depth, n_params=program.n_params)
+    result.status, result.error = "ok", None
+    result.success = is_success(result.metrics, options.match_threshold)
+    return result
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# ----- step 3: the run -----------------------------------------------------------------
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def new_results(method, spec: str, options: Options) -> Results:
+    return Results(
+        schema_version=1,
+        bench_version=bench.__version__,
+        git_commit=git_commit(),
+        date=now(),
+        method=MethodInfo(name=method.name, spec=spec, parameters=method_parameters(method)),
+        seed=options.seed,
+        limit=options.limit,
+        match_threshold=options.match_threshold,
+    )
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def record(results: Results, result: ModelResult, out_dir: Path) -> None:
+    results.models.append(result)
+    results.summary = summarize(results.models)
+    results.date = now()
+    save_results(out_dir / "results.json", results)
+
+
+# ----- step 4: what a person reads -------------------------------------------------------------
+
+
+def summary_table(results: Results) -> str:
+    rows = []
+    for m in results.models:
+        accs = [f"{m.metrics[b].match_acc:.3f}" if b in m.metrics else "-" for b in BINS]
+        model_accs = [f"{m.metrics[b].model_acc:.3f}" if b in m.metrics else "-" for b in BINS]
+        rows.append(
+            [m.model.id, m.task.name, *accs, "/".join(model_accs), m.size.n_ops if m.size else "-",
+             m.size.depth if m.size else "-", "yes" if m.success else ("ERROR" if m.status == "error" else "no")]
+        )
+    headers = ["model", "task", "match 0-50", "match 51-100", "match 101-150", "model acc (bins)", "n_ops", "depth", "success"]
+    s = results.summary
+    footer = (
+        f"\n{results.method.name}: success {s.n_success}/{s.n_models} ({s.success_rate:.0%}), "
+        f"mean match_acc " + " / ".join(f"{s.mean_match_acc[b]:.3f}" for b in BINS)
+        + (f", median n_ops over successes {s.median_n_ops:g}" if s.median_n_ops is not None else "")
+    )
+    return tabulate(rows, headers=headers, tablefmt="github") + footer
+
+
+def errors_report(results: Results) -> str:
+    return "\n".join(f"  {m.model.id}: {m.error}" for m in results.models if m.status == "error")
+
+
+def plot_match_by_length(results: Results, path: Path) -> None:
+    """One panel per task: match_acc against length bin, a line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_task: dict[str, list[ModelResult]] = {}
+    for m in results.models:
+        by_task.setdefault(m.task.name, []).append(m)
+    n = len(by_task)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, sharey=True)
+    labels = ["0-50", "51-100", "101-150"]
+    for ax, (task_name, models) in zip(axes.flat, sorted(by_task.items())):
+        for m in models:
+            values = [m.metrics[b].match_acc if b in m.metrics else 0.0 for b in BINS]
+            ax.plot(labels, values, marker="o", label=m.model.id)
+        ax.set_title(task_name, fontsize=9)
+        ax.set_ylim(-0.05, 1.05)
+        ax.axhline(results.match_threshold, color="grey", lw=0.6, ls="--")
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, loc="lower left")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(f"{results.method.name}: match_acc against input length", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+# ----- the command ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.evaluate",
+        description="Score a program-extraction method for faithfulness, size and length generalization.",
+    )
+    parser.add_argument("method", help="registered name (oracle, lookup, ...), pkg.mod[:obj], or path/to/method.py")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only models of these tasks")
+    parser.add_argument("--models", nargs="+", metavar="MODEL", help="zoo ids, Hub repo ids, or local GPT-2 folders")
+    parser.add_argument("--task", help="the task of the --models given as folders or Hub repos without rasp_bench metadata")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/METHOD-NAME)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds each extraction (default 0)")
+    parser.add_argument("--limit", type=_positive_int, help="score only the first N sequences of each bin")
+    parser.add_argument("--match-threshold", type=_fraction, default=DEFAULT_THRESHOLD, help="success criterion (default 0.9)")
+    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds per extraction (default 600)")
+    parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate)
+    try:
+        method = resolve_method(args.method)
+        refs = select_models(args.models, args.tasks, args.task)
+    except (MethodError, TaskError, hub.ModelError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out_dir = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", method.name)
+    results = new_results(method, args.method, options)
+    for ref in tqdm(refs, desc=f"{method.name}", unit="model"):
+        try:
+            result = evaluate_model(method, ref, options, out_dir)
+        except (hub.ModelError, TaskError) as exc:
+            print(f"error: {ref.id}: {exc}", file=sys.stderr)
+            return 2
+        record(results, result, out_dir)
+    plot_match_by_length(results, out_dir / "match_acc_by_length.png")
+    print(summary_table(results))
+    if any(m.status == "error" for m in results.models):
+        print("extraction failures:\n" + errors_report(results))
+    print(f"results: {out_dir / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

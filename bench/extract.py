@@ -1,0 +1,126 @@
+"""Running a method's ``extract`` safely: a time limit, a memory figure, and failures as data.
+
+By default the extraction runs in a forked child process, so that a method
+that hangs can be stopped at the time limit, one that crashes the interpreter
+takes only itself down, and its peak memory can be read from the operating
+system. The child sends back the program as JSON, which the parent parses as
+untrusted input (:meth:`bench.program.Program.from_json`). Where ``fork`` is
+not available (Windows), or with ``isolate=False``, the method runs in
+process and the time limit is checked after the fact.
+
+Peak memory is the child's peak resident set size minus its resident size
+when it started, i.e. what the extraction added on top of the loaded model.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Optional
+
+from bench.program import Program, ProgramError
+
+
+@dataclass
+class Extraction:
+    program: Optional[Program]
+    error: Optional[str]
+    seconds: float
+    peak_memory_mb: float
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _extract_to_json(method, model, task_view) -> dict:
+    """Call ``extract`` and describe the outcome as JSON-ready data."""
+    start_rss = _rss_mb()
+    start = time.perf_counter()
+    try:
+        program = method.extract(model, task_view)
+        seconds = time.perf_counter() - start
+        if not isinstance(program, Program):
+            outcome = {"error": f"extract returned {type(program).__name__}, not a bench.program.Program"}
+        else:
+            outcome = {"program": program.to_json()}
+    except Exception as exc:  # the method's own failure is data, recorded for this model
+        seconds = time.perf_counter() - start
+        frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(frames[-6:])}
+    outcome["seconds"] = seconds
+    outcome["peak_memory_mb"] = max(0.0, _peak_rss_mb() - start_rss)
+    return outcome
+
+
+def _child(conn, method, model, task_view) -> None:
+    # libgomp's thread pool does not survive fork: an OpenMP region in the child
+    # would wait forever for the parent's threads. One thread avoids that region.
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        conn.send(json.dumps(_extract_to_json(method, model, task_view)))
+    except Exception as exc:  # e.g. the program's JSON is not serializable
+        conn.send(json.dumps({"error": f"sending the result failed: {exc}", "seconds": 0.0, "peak_memory_mb": 0.0}))
+    finally:
+        conn.close()
+
+
+def _collect(outcome: dict, time_limit: float) -> Extraction:
+    seconds = float(outcome.get("seconds", 0.0))
+    memory = float(outcome.get("peak_memory_mb", 0.0))
+    if "error" in outcome:
+        return Extraction(None, outcome["error"], seconds, memory)
+    if seconds > time_limit:
+        return Extraction(None, f"extraction took {seconds:.0f} s, over the limit of {time_limit:.0f} s", seconds, memory)
+    try:
+        return Extraction(Program.from_json(outcome["program"]), None, seconds, memory)
+    except ProgramError as exc:
+        return Extraction(None, f"invalid program: {exc}", seconds, memory)
+
+
+def run_extraction(method, model, task_view, *, time_limit: float, isolate: bool = True) -> Extraction:
+    """Extract a program for one model; every failure comes back as ``Extraction.error``."""
+    if not isolate or "fork" not in multiprocessing.get_all_start_methods():
+        return _collect(_extract_to_json(method, model, task_view), time_limit)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    start = time.perf_counter()
+    process = context.Process(target=_child, args=(sender, method, model, task_view), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(time_limit):
+            process.kill()
+            process.join()
+            return Extraction(None, f"extraction did not finish within {time_limit:.0f} s", time_limit, 0.0)
+        outcome = json.loads(receiver.recv())
+    except EOFError:
+        process.join()
+        return Extraction(
+            None,
+            f"the extraction process died (exit code {process.exitcode})",
+            time.perf_counter() - start,
+            0.0,
+        )
+    finally:
+        receiver.close()
+    process.join()
+    return _collect(outcome, time_limit)

@@ -1,0 +1,192 @@
+"""The method API: what an extraction method is, and how a name on the command line finds one.
+
+A method is any object with a ``name`` and ``extract(model, task) -> Program``.
+It receives the hookable reference model and a :class:`TaskView` (symbols,
+layout, kind, a sampler it may call at any length) — never the frozen test
+splits. Optional: a ``parameters`` dict, recorded verbatim in the results.
+
+    from bench.methods import register_method
+
+    @register_method("my_method")
+    class MyMethod:
+        name = "my_method"
+        parameters = {"n_samples": 512}
+        def extract(self, model, task):
+            ...
+            return program
+
+A METHOD given to ``bench.evaluate`` is resolved, in order, as a registered
+name, a path to a ``.py`` file, or an importable module (``pkg.mod`` or
+``pkg.mod:obj``). In a module or file, the method is the object named by
+``:obj``, else a module-level ``method`` (or ``METHOD``) attribute, else the one
+class or object in the module that has an ``extract``. A class is instantiated
+without arguments.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import numpy as np
+
+from bench.task import Batch, Task
+
+
+@runtime_checkable
+class Method(Protocol):
+    name: str
+
+    def extract(self, model, task: "TaskView"):  # -> bench.program.Program
+        ...
+
+
+class MethodError(ValueError):
+    """A METHOD that cannot be resolved into a method object."""
+
+
+_REGISTRY: dict[str, Callable[[], Any]] = {}
+
+
+def register_method(name: str):
+    """Class or factory decorator: make a method available by ``name``."""
+
+    def decorate(factory):
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} is registered twice")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def _load_baselines() -> None:
+    import baselines  # noqa: F401  (importing the package registers the shipped methods)
+
+
+def method_names() -> list[str]:
+    _load_baselines()
+    return sorted(_REGISTRY)
+
+
+def resolve_method(spec: str):
+    """The method object that ``spec`` names (see the module docstring)."""
+    _load_baselines()
+    if spec in _REGISTRY:
+        return _instantiate(_REGISTRY[spec], spec)
+    module_part, _, attr = spec.partition(":")
+    if module_part.endswith(".py") or Path(module_part).is_file():
+        module = _import_file(Path(module_part))
+    elif _looks_like_module(module_part):
+        module = _import_module(module_part, spec)
+    else:
+        raise MethodError(_unknown(spec))
+    return _method_from_module(module, attr, spec)
+
+
+def _looks_like_module(name: str) -> bool:
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
+
+
+def _unknown(spec: str) -> str:
+    close = difflib.get_close_matches(spec, _REGISTRY, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown method {spec!r}.{hint} Registered methods: {', '.join(sorted(_REGISTRY))}; "
+        "or give a module (pkg.mod[:obj]) or a path to a .py file"
+    )
+
+
+def _import_file(path: Path):
+    if not path.is_file():
+        raise MethodError(f"method file {path} does not exist")
+    module_name = f"_bench_method_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise MethodError(f"method file {path} cannot be imported (is it a .py file?)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's own code failed to import: say where
+        raise MethodError(f"importing method file {path} failed: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _import_module(name: str, spec: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise MethodError(_unknown(spec)) from None
+        raise MethodError(f"importing method module {name} failed: {exc}") from exc
+    except Exception as exc:
+        raise MethodError(f"importing method module {name} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _method_from_module(module, attr: str, spec: str):
+    if attr:
+        if not hasattr(module, attr):
+            raise MethodError(f"{module.__name__} has no attribute {attr!r}")
+        return _instantiate(getattr(module, attr), spec)
+    for name in ("method", "METHOD"):
+        if hasattr(module, name):
+            return _instantiate(getattr(module, name), spec)
+    candidates = [
+        value
+        for value in vars(module).values()
+        if hasattr(value, "extract") and getattr(value, "__module__", module.__name__) == module.__name__
+    ]
+    if len(candidates) != 1:
+        found = "none" if not candidates else f"{len(candidates)}"
+        raise MethodError(
+            f"{spec}: expected one object with an extract() method, found {found}; "
+            "name it with pkg.mod:obj or a module-level `method`"
+        )
+    return _instantiate(candidates[0], spec)
+
+
+def _instantiate(obj, spec: str):
+    if isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise MethodError(f"{spec}: creating the method failed: {type(exc).__name__}: {exc}") from exc
+    elif callable(obj) and not hasattr(obj, "extract"):
+        obj = obj()
+    if not callable(getattr(obj, "extract", None)):
+        raise MethodError(f"{spec}: the method object has no extract(model, task) method")
+    if not isinstance(getattr(obj, "name", None), str) or not obj.name:
+        raise MethodError(f"{spec}: the method object has no `name` string")
+    return obj
+
+
+def method_parameters(method) -> dict[str, Any]:
+    """The method's declared parameters, if it declares any."""
+    params = getattr(method, "parameters", None)
+    return dict(params) if isinstance(params, dict) else {}
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What a method may know about a task: its definition and a sampler, not the test splits.
+
+    ``rng`` is seeded by the harness from the run's seed and the model, so a
+    method that draws its samples from it is reproducible.
+    """
+
+    task: Task
+    rng: np.random.Generator
+
+    def __getattr__(self, name: str):
+        # name, version, kind, symbols, vocab, layout, n_positions, min_length, ...
+        return getattr(self.task, name)
+
+    def sample_batch(self, n: int, lo: int = 0, hi: int = 50, *, offsets: bool = False) -> Batch:
+        """``n`` sequences with lengths drawn from ``[lo, hi]``, positions from 0 by default."""
+        return self.task.sample_batch(n, lo, hi, self.rng, offsets=offsets)

@@ -1,0 +1,170 @@
+"""The ``results.json`` schema, written once.
+
+``python -m bench.evaluate`` writes one :class:`Results`; ``bench.leaderboard
+validate`` reads submitted ones back with :func:`load_results`, which reports
+every schema problem at once with the path of the field. Bump
+:data:`SCHEMA_VERSION` on any change that an old reader would misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from bench import schema
+
+SCHEMA_VERSION = 1
+
+BINS = ("test_0_50", "test_51_100", "test_101_150")
+
+
+@dataclass
+class MethodInfo:
+    name: str  # the method's own name (Method.name)
+    spec: str  # what was given on the command line: a registered name, module or file
+    parameters: dict[str, Any]  # the method's declared parameters (Method.parameters), recorded verbatim
+
+
+@dataclass
+class TaskInfo:
+    name: str  # registered task name
+    version: str  # task version; a sampler change bumps it
+    kind: Literal["token", "token_set"]
+    split_fingerprints: dict[str, str]  # bin -> sha256 of the frozen split's token arrays
+
+
+@dataclass
+class ModelInfo:
+    id: str  # zoo id, Hub repo id or local folder name
+    source: Literal["zoo", "hub", "local"]
+    hub_repo: Optional[str]  # Hugging Face repo id, where there is one
+    revision: Optional[str]  # pinned revision the weights were loaded at
+    weights_sha256: str  # sha256 of model.safetensors as loaded
+    role: Optional[str] = None  # zoo role: "main" or "control"
+
+
+@dataclass
+class BinMetrics:
+    n_sequences: int  # sequences scored in this bin
+    match_acc: float  # fraction of sequences where program == model at every scored position (faithfulness)
+    match_token_acc: float  # fraction of scored positions where program == model
+    program_acc: float  # fraction of sequences the program gets exactly right against the gold targets
+    model_acc: float  # same for the model
+
+
+@dataclass
+class Size:
+    n_ops: int  # operations, excluding inputs and constants
+    depth: int  # longest chain of attention-like operations
+    n_params: int  # table entries + expression nodes + MLP weights
+
+
+@dataclass
+class Cost:
+    extract_seconds: float  # wall-clock time of method.extract
+    peak_memory_mb: float  # peak resident memory added by the extraction
+
+
+@dataclass
+class ModelResult:
+    model: ModelInfo
+    task: TaskInfo
+    status: Literal["ok", "error"]  # "error": extraction failed or returned no valid program
+    error: Optional[str]  # what went wrong, for status "error"
+    program_file: Optional[str]  # path of the program JSON, relative to results.json
+    program_sha256: Optional[str]  # sha256 of that file's bytes
+    metrics: dict[str, BinMetrics]  # bin -> metrics; empty when extraction failed
+    size: Optional[Size]
+    cost: Optional[Cost]
+    success: bool  # match_acc >= match_threshold on every bin
+
+
+@dataclass
+class Summary:
+    n_models: int
+    n_success: int
+    success_rate: float  # n_success / n_models (failed extractions count as failures)
+    mean_match_acc: dict[str, float]  # bin -> mean over models (failed extractions count as 0)
+    median_n_ops: Optional[float]  # median n_ops over successful programs; null when none succeeded
+
+
+@dataclass
+class Results:
+    schema_version: int  # SCHEMA_VERSION of the writer
+    bench_version: str  # rasp-bench package version
+    git_commit: Optional[str]  # commit of the benchmark checkout, when known
+    date: str  # ISO 8601 UTC time the run finished (or was last updated)
+    method: MethodInfo
+    seed: int  # seeds every extraction (per model) and any fresh re-sampling
+    limit: Optional[int]  # sequences per bin, when fewer than the whole split were scored
+    match_threshold: float  # success criterion on match_acc (0.9 as published)
+    models: list[ModelResult] = field(default_factory=list)
+    summary: Optional[Summary] = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A reported quantity and which direction is better."""
+
+    name: str
+    higher_is_better: bool
+    description: str
+
+
+METRICS = (
+    Metric("match_acc", True, "sequences where the program matches the model at every scored position"),
+    Metric("match_token_acc", True, "scored positions where the program matches the model"),
+    Metric("program_acc", True, "sequences the program gets right against the gold targets"),
+    Metric("model_acc", True, "sequences the model gets right against the gold targets"),
+    Metric("n_ops", False, "operations in the program"),
+    Metric("depth", False, "layers of attention-like operations"),
+    Metric("n_params", False, "table entries and expression nodes"),
+    Metric("success_rate", True, "models where match_acc >= threshold on every bin"),
+)
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be read; the message names the file and the fields."""
+
+
+def load_results(path: str | Path) -> Results:
+    """Read and check a results file written by any version of the schema we know."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path}: schema_version {version!r} is not the supported version {SCHEMA_VERSION}"
+        )
+    try:
+        return schema.load(data, Results, "results")
+    except schema.SchemaError as exc:
+        raise ResultsError(f"{path}: " + "; ".join(exc.problems)) from None
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON so that a reader never sees a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_results(path: str | Path, results: Results) -> None:
+    write_json_atomic(path, schema.dump(results))

@@ -1,0 +1,91 @@
+"""Scoring one program against one model on one test bin, and aggregating.
+
+Scoring and aggregating are separate: :class:`BinCounts` accumulates exact
+counts batch by batch (so that a bin can be streamed), then turns them into
+:class:`bench.results.BinMetrics`. Faithfulness is always measured against the
+model's predictions, never the gold labels; the labels only give
+``program_acc`` and ``model_acc``.
+
+Predictions have the model-prediction form: ``(B, T)`` token ids for token
+tasks, ``(B, T, V)`` booleans for token-set tasks. A position agrees when the
+token is equal, or when every bit of the set is equal.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.results import BINS, BinMetrics, ModelResult, Summary
+from bench.task import Batch
+
+
+def position_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(B, T)`` bool: where two predictions agree (every bit, for token sets)."""
+    if a.shape != b.shape:
+        raise ValueError(f"prediction shapes differ: {a.shape} vs {b.shape}")
+    equal = a == b
+    return equal.all(axis=-1) if equal.ndim == 3 else equal
+
+
+def gold_predictions(batch: Batch) -> np.ndarray:
+    """The gold labels in prediction form (what a perfect model predicts)."""
+    return batch.labels
+
+
+@dataclass
+class BinCounts:
+    sequences: int = 0
+    positions: int = 0
+    matched_sequences: int = 0
+    matched_positions: int = 0
+    program_correct: int = 0
+    model_correct: int = 0
+
+    def add(self, batch: Batch, model_pred: np.ndarray, program_pred: np.ndarray) -> None:
+        mask = batch.label_mask
+        gold = gold_predictions(batch)
+        match = position_agreement(program_pred, model_pred) | ~mask
+        program_ok = position_agreement(program_pred, gold) | ~mask
+        model_ok = position_agreement(model_pred, gold) | ~mask
+        self.sequences += len(batch)
+        self.positions += int(mask.sum())
+        self.matched_sequences += int(match.all(axis=1).sum())
+        self.matched_positions += int((match & mask).sum())
+        self.program_correct += int(program_ok.all(axis=1).sum())
+        self.model_correct += int(model_ok.all(axis=1).sum())
+
+    def metrics(self) -> BinMetrics:
+        n, p = max(self.sequences, 1), max(self.positions, 1)
+        return BinMetrics(
+            n_sequences=self.sequences,
+            match_acc=self.matched_sequences / n,
+            match_token_acc=self.matched_positions / p,
+            program_acc=self.program_correct / n,
+            model_acc=self.model_correct / n,
+        )
+
+
+def is_success(metrics: dict[str, BinMetrics], threshold: float) -> bool:
+    """The published criterion: ``match_acc >= threshold`` on every bin."""
+    return bool(metrics) and all(metrics[b].match_acc >= threshold for b in BINS if b in metrics)
+
+
+def summarize(models: list[ModelResult]) -> Summary:
+    """Aggregates per method: failed extractions count as failures with ``match_acc`` 0."""
+    n = len(models)
+    successes = [m for m in models if m.success]
+    mean_match = {
+        b: (sum(m.metrics[b].match_acc if b in m.metrics else 0.0 for m in models) / n if n else 0.0)
+        for b in BINS
+    }
+    sizes = [m.size.n_ops for m in successes if m.size is not None]
+    return Summary(
+        n_models=n,
+        n_success=len(successes),
+        success_rate=len(successes) / n if n else 0.0,
+        mean_match_acc=mean_match,
+        median_n_ops=float(statistics.median(sizes)) if sizes else None,
+    )
