@@ -19,6 +19,7 @@ scored positions.
 from __future__ import annotations
 
 import difflib
+import functools
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Literal
 
@@ -133,8 +134,12 @@ class Task:
 
     # ----- lengths ------------------------------------------------------------
     def is_valid_length(self, length: int) -> bool:
-        """The task's validity rule (even, multiple of 4, ...); minimum included."""
-        return length >= self.min_length
+        """The task's validity rule (even, multiple of 4, ...); minimum and maximum included.
+
+        No task goes above :data:`MAX_LENGTH`: longer sequences would not fit the
+        models' ``n_positions`` (and the distinct-symbol tasks run out of symbols).
+        """
+        return self.min_length <= length <= MAX_LENGTH
 
     def valid_lengths(self, lo: int, hi: int) -> list[int]:
         """Every producible length in ``[lo, hi]`` after raising ``lo`` to the minimum."""
@@ -142,21 +147,30 @@ class Task:
             raise TaskError(f"{self.name}: empty length range {lo}-{hi} (lower bound above upper)")
         if lo < 0:
             raise TaskError(f"{self.name}: negative length in range {lo}-{hi}")
-        lengths = [n for n in range(max(lo, self.min_length), hi + 1) if self.is_valid_length(n)]
+        top = min(hi, MAX_LENGTH)
+        lengths = [n for n in range(max(lo, self.min_length), top + 1) if self.is_valid_length(n)]
         if not lengths:
-            raise TaskError(
-                f"{self.name}: no valid length in {lo}-{hi} (minimum {self.min_length}, rule: {self.length_rule})"
-            )
+            raise TaskError(f"{self.name}: no valid length in {lo}-{hi} (rule: {self.length_rule})")
         return lengths
 
     @property
     def length_rule(self) -> str:
-        return f"L >= {self.min_length}"
+        """The validity rule in words, e.g. ``"even, 1 <= L <= 150"``."""
+        return f"{self.min_length} <= L <= {MAX_LENGTH}"
+
+    def require_valid_length(self, length: int) -> None:
+        """Raise :class:`TaskError` unless ``length`` satisfies the validity rule."""
+        if not self.is_valid_length(length):
+            raise TaskError(f"{self.name}: length {length} is not valid (rule: {self.length_rule})")
 
     def draw_length(self, lo: int, hi: int, rng: np.random.Generator) -> int:
-        """Raise ``lo`` to the minimum, draw uniformly, redraw until valid (TASKS.md)."""
+        """Raise ``lo`` to the minimum, draw uniformly, redraw until valid (TASKS.md).
+
+        ``hi`` is capped at :data:`MAX_LENGTH` (nothing longer is valid), which
+        leaves the distribution over valid lengths unchanged.
+        """
         self.valid_lengths(lo, hi)  # raises a clear error when nothing can be drawn
-        lo = max(lo, self.min_length)
+        lo, hi = max(lo, self.min_length), min(hi, MAX_LENGTH)
         while True:
             length = int(rng.integers(lo, hi + 1))
             if self.is_valid_length(length):
@@ -223,6 +237,293 @@ class Task:
 
     def describe(self, ids: list[int]) -> str:
         return " ".join(self.vocab.decode(ids))
+
+
+# ----- helpers shared by the two task kinds ------------------------------------------
+
+
+def _as_ids(task: Task, ids) -> list[int]:
+    """``ids`` as a list of Python ints, every one inside the vocabulary."""
+    try:
+        out = [int(i) for i in ids]
+    except (TypeError, ValueError):
+        raise TaskError(f"{task.name}: a sequence must be a list of integer token ids") from None
+    bad = [i for i in out if not 0 <= i < task.vocab_size]
+    if bad:
+        raise TaskError(f"{task.name}: token id(s) {bad[:5]} outside the vocabulary 0..{task.vocab_size - 1}")
+    return out
+
+
+def _short(task: Task, ids: list[int], limit: int = 12) -> str:
+    """Decoded tokens for an error message, cut to ``limit`` tokens."""
+    words = task.vocab.decode(ids[:limit])
+    return " ".join(words) + (" ..." if len(ids) > limit else "")
+
+
+# ----- token tasks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenTask(Task):
+    """A task with layout ``<bos> x <sep> y`` or ``<bos> x <sep> y <eos>``.
+
+    The answer is a function of the input, ``y = solve(x)``. Subclasses provide
+    :meth:`sample_input` and :meth:`solve`, and override :meth:`check_input`
+    (inputs the sampler never produces), :meth:`measure` (when ``L`` is not the
+    input length) and the class attributes below where they differ.
+    """
+
+    kind: ClassVar[TaskKind] = "token"
+    #: whether the sequence ends with ``<eos>`` (a target like any output token)
+    ends_with_eos: ClassVar[bool] = True
+    #: K = offset_scale * (150 - L), e.g. 2 for tasks that copy their input (TASKS.md)
+    offset_scale: ClassVar[int] = 1
+
+    # ----- what a task provides ---------------------------------------------------
+    def sample_input(self, length: int, rng: np.random.Generator) -> list[int]:
+        """The input ``x`` (content symbol ids) of a sequence with length measure ``length``."""
+        raise NotImplementedError
+
+    def solve(self, x: list[int]) -> list[int]:
+        """The ground-truth output ``y`` for input ``x`` (without ``<eos>``)."""
+        raise NotImplementedError
+
+    def check_input(self, x: list[int]) -> None:
+        """Raise :class:`TaskError` if ``x`` is not an input this task can have."""
+
+    def measure(self, x: list[int], y: list[int]) -> int:
+        """The length measure ``L`` of a sequence with input ``x`` and output ``y``."""
+        return len(x)
+
+    # ----- sequences ----------------------------------------------------------------
+    def sample(self, length: int, rng: np.random.Generator) -> list[int]:
+        self.require_valid_length(length)
+        return self.assemble(self.sample_input(length, rng))
+
+    def assemble(self, x: list[int]) -> list[int]:
+        """The whole sequence for input ``x``, with the gold output."""
+        v = self.vocab
+        return [v.bos, *x, v.sep, *self.solve(x)] + ([v.eos] if self.ends_with_eos else [])
+
+    def parts(self, ids: list[int]) -> tuple[list[int], list[int]]:
+        """``(x, y)`` of a well-formed sequence (``y`` without ``<eos>``)."""
+        ids = list(ids)
+        sep = ids.index(self.vocab.sep)
+        end = len(ids) - 1 if self.ends_with_eos else len(ids)
+        return ids[1:sep], ids[sep + 1 : end]
+
+    def length_of(self, ids: list[int]) -> int:
+        return self.measure(*self.parts(ids))
+
+    def offset_max(self, ids: list[int]) -> int:
+        return self.offset_scale * (MAX_LENGTH - self.length_of(ids))
+
+    def targets(self, ids: list[int]) -> list[int]:
+        """The target token ids: everything after ``<sep>``."""
+        ids = [int(i) for i in ids]
+        return ids[ids.index(self.vocab.sep) + 1 :]
+
+    def labels(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, dtype=np.int64)
+        length = len(ids)
+        sep = int(np.flatnonzero(ids == self.vocab.sep)[0])
+        mask = np.zeros(length, dtype=bool)
+        mask[sep : length - 1] = True  # the logits at t predict the token at t + 1
+        labels = np.full(length, -1, dtype=np.int64)
+        labels[sep : length - 1] = ids[sep + 1 :]
+        return mask, labels
+
+    def check(self, ids: list[int]) -> None:
+        ids = _as_ids(self, ids)
+        v = self.vocab
+        if not ids or ids[0] != v.bos:
+            raise TaskError(f"{self.name}: a sequence must start with <bos>")
+        if ids.count(v.sep) != 1:
+            raise TaskError(f"{self.name}: a sequence must have exactly one <sep>, found {ids.count(v.sep)}")
+        if self.ends_with_eos and ids[-1] != v.eos:
+            raise TaskError(f"{self.name}: a sequence must end with <eos>")
+        x, y = self.parts(ids)
+        if any(i >= v.n_symbols for i in x + y):
+            raise TaskError(f"{self.name}: special token inside the input or output: {_short(self, ids, 40)}")
+        self.check_input(x)
+        self.require_valid_length(self.measure(x, y))
+        expected = self.solve(x)
+        if y != expected:
+            raise TaskError(f"{self.name}: wrong output {_short(self, y)} (expected {_short(self, expected)})")
+
+
+# ----- language tasks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DFA:
+    """A complete, minimal deterministic automaton over the symbol ids ``0..n-1``.
+
+    ``transitions[q][c]`` is the state after reading symbol ``c`` in state
+    ``q``; state 0 is the start. Construction refuses an automaton that is not
+    minimal (an unreachable state or two equivalent states), because the
+    allowed-next sets of TASKS.md are defined on the minimal DFA.
+
+    >>> ones = DFA.from_table({"q0": "dead q0", "dead": "dead dead"}, accepting=["q0"])
+    >>> ones.accepts([1, 1]), ones.accepts([1, 0]), ones.dead_states
+    (True, False, frozenset({1}))
+    """
+
+    transitions: tuple[tuple[int, ...], ...]
+    accepting: frozenset[int]
+    state_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_table(cls, table: dict[str, str], accepting) -> DFA:
+        """Build from ``{state: "next states, one per symbol in alphabet order"}``; the first state starts."""
+        names = tuple(table)
+        index = {name: i for i, name in enumerate(names)}
+        named = {n for row in table.values() for n in row.split()} | set(accepting)
+        unknown = sorted(named - set(index))
+        if unknown:
+            raise ValueError(f"DFA table names unknown states {unknown}")
+        rows = tuple(tuple(index[n] for n in row.split()) for row in table.values())
+        return cls(rows, frozenset(index[n] for n in accepting), names)
+
+    def __post_init__(self) -> None:
+        n = len(self.transitions)
+        widths = {len(row) for row in self.transitions}
+        if n == 0 or len(widths) != 1 or widths == {0}:
+            raise ValueError("a DFA needs at least one state and the same number of symbols in every row")
+        if any(not 0 <= q < n for row in self.transitions for q in row) or any(not 0 <= q < n for q in self.accepting):
+            raise ValueError("a DFA transition or accepting state is out of range")
+        problem = self._minimality_problem()
+        if problem:
+            raise ValueError(f"the DFA is not minimal: {problem}")
+
+    @property
+    def n_states(self) -> int:
+        return len(self.transitions)
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.transitions[0])
+
+    def name(self, state: int) -> str:
+        return self.state_names[state] if self.state_names else f"q{state}"
+
+    def run(self, string) -> list[int]:
+        """The states after each prefix of ``string``: ``len(string) + 1`` of them."""
+        states = [0]
+        table = self.transitions
+        for symbol in string:
+            states.append(table[states[-1]][symbol])
+        return states
+
+    def accepts(self, string) -> bool:
+        return self.run(string)[-1] in self.accepting
+
+    @property
+    def dead_states(self) -> frozenset[int]:
+        """States from which no accepting state can be reached (at most one in a minimal DFA)."""
+        alive = set(self.accepting)
+        changed = True
+        while changed:
+            grown = {q for q, row in enumerate(self.transitions) if any(r in alive for r in row)}
+            changed = not grown <= alive
+            alive |= grown
+        return frozenset(range(self.n_states)) - alive
+
+    def _minimality_problem(self) -> str:
+        reachable, frontier = {0}, [0]
+        while frontier:
+            for r in self.transitions[frontier.pop()]:
+                if r not in reachable:
+                    reachable.add(r)
+                    frontier.append(r)
+        if len(reachable) < self.n_states:
+            return f"state(s) {sorted(set(range(self.n_states)) - reachable)} unreachable"
+        # Moore's partition refinement: start from accepting / rejecting, split until stable.
+        block = [int(q in self.accepting) for q in range(self.n_states)]
+        while True:
+            signature = [(block[q], *(block[r] for r in row)) for q, row in enumerate(self.transitions)]
+            numbering = {s: i for i, s in enumerate(dict.fromkeys(signature))}
+            refined = [numbering[s] for s in signature]
+            if len(set(refined)) == len(set(block)):
+                break
+            block = refined
+        for p in range(self.n_states):
+            for q in range(p + 1, self.n_states):
+                if block[p] == block[q]:
+                    return f"states {self.name(p)} and {self.name(q)} are equivalent"
+        return ""
+
+
+@dataclass(frozen=True)
+class LanguageTask(Task):
+    """A regular language as a next-token-set task: sequences ``<bos> s <eos>``.
+
+    The label at position t (``<bos>`` through the last symbol) is the set of
+    tokens allowed after the prefix ending at t: every symbol whose transition
+    does not lead to the dead state of the minimal DFA, plus ``<eos>`` if the
+    prefix is in the language. Subclasses provide :meth:`sample_string`, which
+    must return a word of the language.
+    """
+
+    dfa: DFA
+
+    kind: ClassVar[TaskKind] = "token_set"
+
+    def sample_string(self, length: int, rng: np.random.Generator) -> list[int]:
+        """A word of the language with ``length`` symbols (the positive sampler)."""
+        raise NotImplementedError
+
+    def sample(self, length: int, rng: np.random.Generator) -> list[int]:
+        self.require_valid_length(length)
+        string = self.sample_string(length, rng)
+        if len(string) != length or not self.dfa.accepts(string):  # a sampler bug, never bad input
+            raise RuntimeError(f"{self.name}: the sampler produced a string outside the language")
+        return [self.vocab.bos, *string, self.vocab.eos]
+
+    @functools.cached_property
+    def allowed_table(self) -> np.ndarray:
+        """``(n_states, V)`` bool: the allowed-next set in each DFA state (read-only)."""
+        v, dead = self.vocab, self.dfa.dead_states
+        table = np.zeros((self.dfa.n_states, v.size), dtype=bool)
+        for q, row in enumerate(self.dfa.transitions):
+            table[q, : v.n_symbols] = [r not in dead for r in row]
+            table[q, v.eos] = q in self.dfa.accepting
+        table.flags.writeable = False
+        return table
+
+    def allowed_next(self, string) -> np.ndarray:
+        """``(len(string) + 1, V)`` bool: the allowed-next set after every prefix."""
+        return self.allowed_table[self.dfa.run(string)]
+
+    def length_of(self, ids: list[int]) -> int:
+        return len(ids) - 2
+
+    def offset_max(self, ids: list[int]) -> int:
+        return MAX_LENGTH - self.length_of(ids)
+
+    def targets(self, ids: list[int]) -> list[list[int]]:
+        """The 0/1 allowed-next vector at every scored position (``<bos>`` .. last symbol)."""
+        return self.allowed_next([int(i) for i in ids[1:-1]]).astype(np.int8).tolist()
+
+    def labels(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        length = len(ids)
+        mask = np.zeros(length, dtype=bool)
+        mask[: length - 1] = True  # the <eos> position is not scored
+        labels = np.zeros((length, self.vocab_size), dtype=bool)
+        labels[: length - 1] = self.allowed_next([int(i) for i in ids[1:-1]])
+        return mask, labels
+
+    def check(self, ids: list[int]) -> None:
+        ids = _as_ids(self, ids)
+        v = self.vocab
+        if len(ids) < 2 or ids[0] != v.bos or ids[-1] != v.eos:
+            raise TaskError(f"{self.name}: a sequence must be <bos> s <eos>")
+        string = ids[1:-1]
+        if any(i >= v.n_symbols for i in string):
+            raise TaskError(f"{self.name}: special token inside the string: {_short(self, ids, 40)}")
+        self.require_valid_length(len(string))
+        if not self.dfa.accepts(string):
+            raise TaskError(f"{self.name}: {_short(self, string, 40)!r} is not in the language")
 
 
 # ----- the registry ------------------------------------------------------------
