@@ -1,0 +1,110 @@
+"""Command line for the task suite.
+
+    python -m bench.tasks list                      # every task, its format and split fingerprints
+    python -m bench.tasks show NAME [--n 3] [--split test_0_50]
+    python -m bench.tasks export NAME DIR           # Hub-ready dataset folder (parquet + card)
+
+``list`` builds any split missing from the cache (``$RASP_BENCH_CACHE``), which
+takes about 30 s for the whole suite the first time. Errors are one line on
+stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tabulate import tabulate
+
+from bench.task import Task, TaskError, get_task, task_names
+
+FINGERPRINT_CHARS = 12
+
+
+def list_tasks(fingerprints: bool = True) -> str:
+    """The table of every task (with each split's fingerprint, shortened)."""
+    from bench.splits import SPLIT_NAMES, load_splits, split_fingerprints
+
+    rows = []
+    for name in task_names():
+        task = get_task(name)
+        row = [name, task.kind, task.vocab_size, task.min_length, task.length_rule, task.n_positions, task.version]
+        if fingerprints:
+            prints = split_fingerprints(load_splits(task))
+            row += [prints[s][:FINGERPRINT_CHARS] for s in SPLIT_NAMES]
+        rows.append(row)
+    headers = ["name", "kind", "vocab", "min L", "length rule", "n_positions", "version"]
+    if fingerprints:
+        headers += list(SPLIT_NAMES)
+    return tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _allowed(task: Task, bits) -> str:
+    return "{" + ",".join(tok for tok, bit in zip(task.vocab.tokens, bits) if bit) + "}"
+
+
+def show_task(name: str, n: int = 3, split: str = "test_0_50") -> str:
+    """A description of the task and ``n`` decoded examples of a split with their targets."""
+    from bench.splits import SPLIT_NAMES, load_splits, split_fingerprint
+
+    task = get_task(name)
+    if split not in SPLIT_NAMES:
+        raise TaskError(f"unknown split {split!r}; the splits are {', '.join(SPLIT_NAMES)}")
+    if n < 0:
+        raise TaskError(f"--n must be at least 0, got {n}")
+    dataset = load_splits(task)[split]
+    lines = [
+        f"{task.name} (version {task.version}, {task.kind}): {task.description}",
+        f"layout: {task.layout}   L: {task.length_measure}, {task.length_rule}",
+        f"vocabulary ({task.vocab_size}): {' '.join(task.vocab.tokens) if task.vocab_size <= 34 else task.vocab.tokens[0] + ' .. ' + ' '.join(task.vocab.tokens[-5:])}",
+        f"n_positions: {task.n_positions}   {split}: {dataset.num_rows} sequences, fingerprint {split_fingerprint(dataset)}",
+    ]
+    for i, row in enumerate(dataset.select(range(min(n, dataset.num_rows)))):
+        ids = row["input_ids"]
+        lines.append(f"\n[{i}] L={row['length']}  {task.describe(ids)}")
+        if task.kind == "token":
+            lines.append(f"    targets: {' '.join(task.vocab.decode(row['targets']))}")
+        else:
+            steps = [f"{tok} -> {_allowed(task, bits)}" for tok, bits in zip(task.vocab.decode(ids), row["targets"])]
+            lines.append("    allowed next: " + "  ".join(steps))
+    return "\n".join(lines)
+
+
+def export_task(name: str, folder: str) -> str:
+    from bench.splits import export_splits
+
+    return f"wrote {export_splits(get_task(name), folder)}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench.tasks", description="The rasp-bench task suite.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="every task with its format and split fingerprints")
+    listing.add_argument("--no-fingerprints", action="store_true", help="skip the splits (no build needed)")
+    show = commands.add_parser("show", help="decoded examples of one task with their targets")
+    show.add_argument("name")
+    show.add_argument("--n", type=int, default=3, help="number of examples (default 3)")
+    show.add_argument("--split", default="test_0_50", help="test_0_50, test_51_100 or test_101_150")
+    export = commands.add_parser("export", help="write a Hub-ready dataset folder of one task's splits")
+    export.add_argument("name")
+    export.add_argument("dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            print(list_tasks(fingerprints=not args.no_fingerprints))
+        elif args.command == "show":
+            print(show_task(args.name, n=args.n, split=args.split))
+        else:
+            print(export_task(args.name, args.dir))
+    except (TaskError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
