@@ -1,0 +1,405 @@
+"""Validating submissions: schema, zoo, tasks, programs, and every figure re-scored.
+
+A submission is accepted only if everything it reports can be reproduced from
+the files it ships with the benchmark's own code:
+
+1. ``submission.json`` follows :class:`bench.leaderboard.submission.Submission`;
+2. ``results.json`` follows :mod:`bench.results` (``load_results``), uses the
+   published success threshold, whole splits (unless ``allow_limit``) and
+   every zoo model once (unless ``allow_partial``);
+3. every model is a zoo model whose revision, Hub repo, role, task and weights
+   sha256 are the manifest's; every task is registered, at the same version,
+   with the same split fingerprints;
+4. every program file exists inside the folder, has the recorded sha256,
+   parses (:class:`bench.program.ProgramError` rejects it, naming the file),
+   fits its task, and has the reported ``n_ops``/``depth``/``n_params``;
+5. every program is re-scored against its model on the frozen splits with
+   the recorded ``limit`` (:func:`bench.evaluate.score_program`): counts must
+   be equal and fractions equal to 1e-9; so must the success flags and the
+   summary.
+
+Optionally (``fresh_seed``) programs are also scored on freshly sampled
+sequences (:meth:`bench.leaderboard.harness.Harness.score_fresh`); the
+difference is reported per model and bin, and rejects only past ``max_drop``.
+
+Every problem is collected, none raised: the report lists them all, each as
+``<file>: <field>: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.leaderboard.submission import (
+    RESULTS_FILE,
+    SUBMISSION_FILE,
+    Submission,
+    SubmissionError,
+    read_submission,
+)
+from bench.leaderboard.tables import Entry, slug
+from bench.results import BINS, BinMetrics, ModelResult, Results, ResultsError, load_results
+from bench.scoring import is_success, summarize
+
+PUBLISHED_THRESHOLD = 0.9
+TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to reject a submission."""
+
+    file: str  # the file at fault, as a path from where the command was run
+    field: str  # the field inside it (``models[2].metrics.test_0_50.match_acc``), or "" for the whole file
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Options:
+    rescore: bool = True  # run every program and model again (off: static checks only)
+    fresh_seed: int | None = None  # also score on fresh sequences drawn from this seed
+    max_drop: float | None = None  # reject when fresh match_acc is lower than reported by more than this
+    allow_limit: bool = False  # accept results scored on part of each split (--limit)
+    allow_partial: bool = False  # accept results that leave out zoo models
+
+
+@dataclass(frozen=True)
+class FreshRow:
+    """Reported against freshly re-sampled ``match_acc`` for one (model, bin)."""
+
+    model: str
+    task: str
+    bin: str
+    n_sequences: int
+    reported: float
+    fresh: float
+
+    @property
+    def drop(self) -> float:
+        return self.reported - self.fresh
+
+
+@dataclass
+class Verdict:
+    """Everything validation found out about one submission folder."""
+
+    folder: Path
+    problems: list[Problem] = field(default_factory=list)
+    submission: Submission | None = None
+    results: Results | None = None
+    programs: dict = field(default_factory=dict)  # model id -> parsed Program
+    fresh: list[FreshRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.submission is not None and self.results is not None
+
+    def entry(self) -> Entry:
+        """The leaderboard's view of an accepted submission."""
+        if not self.ok:
+            raise ValueError(f"{self.folder}: a rejected submission has no leaderboard entry")
+        pretty = {model_id: program.pretty() for model_id, program in sorted(self.programs.items())}
+        return Entry(self.folder.as_posix(), self.submission, self.results, pretty)
+
+
+# ----- one submission -----------------------------------------------------------------
+
+
+def validate_submission(folder: Path, harness, options: Options = Options()) -> Verdict:
+    """Check one submission folder; never raises for anything wrong in the folder."""
+    folder = Path(folder)
+    verdict = Verdict(folder)
+    if not folder.is_dir():
+        verdict.problems.append(Problem(folder.as_posix(), "", "not a folder"))
+        return verdict
+    manifest_file = (folder / SUBMISSION_FILE).as_posix()
+    try:
+        verdict.submission = read_submission(folder / SUBMISSION_FILE)
+    except SubmissionError as exc:
+        verdict.problems += [_problem(manifest_file, p) for p in exc.problems]
+    results_file = (folder / RESULTS_FILE).as_posix()
+    if not (folder / RESULTS_FILE).is_file():
+        verdict.problems.append(Problem(results_file, "", "missing file (write it with python -m bench.evaluate --out)"))
+        return verdict
+    try:
+        verdict.results = load_results(folder / RESULTS_FILE)
+    except ResultsError as exc:
+        verdict.problems += [_problem(results_file, p) for p in _results_problems(str(exc), results_file)]
+        return verdict
+    _check_run(verdict, harness, options)
+    for index, result in enumerate(verdict.results.models):
+        _ModelCheck(verdict, index, result, harness, options).run()
+    _check_summary(verdict)
+    return verdict
+
+
+def _results_problems(message: str, results_file: str) -> list[str]:
+    """``load_results``' one-line message as separate problems, without the file and root prefixes."""
+    message = message.removeprefix(results_file + ": ")
+    return [p.removeprefix("results.") for p in message.split("; ")]
+
+
+def _problem(file: str, text: str) -> Problem:
+    """``"field: message"`` -> Problem; a text without a field path is a whole-file problem."""
+    head, sep, rest = text.partition(": ")
+    if sep and head and " " not in head:
+        return Problem(file, head, rest)
+    return Problem(file, "", text)
+
+
+def _check_run(verdict: Verdict, harness, options: Options) -> None:
+    """Run-level checks: threshold, limit, coverage of the zoo, consistency with submission.json."""
+    results, file = verdict.results, (verdict.folder / RESULTS_FILE).as_posix()
+    add = verdict.problems.append
+    if verdict.submission and verdict.submission.bench_version != results.bench_version:
+        add(Problem((verdict.folder / SUBMISSION_FILE).as_posix(), "bench_version",
+                    f"{verdict.submission.bench_version!r} differs from results.json's {results.bench_version!r}"))
+    if results.match_threshold != PUBLISHED_THRESHOLD:
+        add(Problem(file, "match_threshold",
+                    f"{results.match_threshold!r}; the leaderboard uses the published criterion {PUBLISHED_THRESHOLD}"))
+    if results.limit is not None and not options.allow_limit:
+        add(Problem(file, "limit", f"scored on the first {results.limit} sequences of each bin; "
+                    "the leaderboard needs whole splits (run bench.evaluate without --limit)"))
+    if not results.models:
+        add(Problem(file, "models", "no model was evaluated"))
+    ids = [m.model.id for m in results.models]
+    for model_id in sorted({i for i in ids if ids.count(i) > 1}):
+        add(Problem(file, "models", f"model {model_id!r} appears {ids.count(model_id)} times"))
+    missing = sorted(set(harness.zoo) - set(ids))
+    if missing and not options.allow_partial:
+        add(Problem(file, "models", f"missing zoo models {', '.join(missing)} (the leaderboard compares "
+                    "methods on the whole zoo; run bench.evaluate without --tasks/--models)"))
+
+
+def _check_summary(verdict: Verdict) -> None:
+    results, file = verdict.results, (verdict.folder / RESULTS_FILE).as_posix()
+    if results.summary is None:
+        verdict.problems.append(Problem(file, "summary", "missing"))
+        return
+    expected = dataclasses.asdict(summarize(results.models))
+    reported = dataclasses.asdict(results.summary)
+    for name, value in expected.items():
+        if isinstance(value, dict):
+            for key, v in value.items():
+                _compare(verdict, file, f"summary.{name}.{key}", reported[name].get(key), v, "recomputed")
+        else:
+            _compare(verdict, file, f"summary.{name}", reported[name], value, "recomputed")
+
+
+def _compare(verdict: Verdict, file: str, where: str, reported, actual, how: str) -> bool:
+    """Add a problem unless ``reported`` equals ``actual`` (floats to :data:`TOLERANCE`)."""
+    if isinstance(actual, float) and isinstance(reported, (int, float)) and not isinstance(reported, bool):
+        same = abs(reported - actual) <= TOLERANCE
+    else:
+        same = reported == actual and type(reported) is type(actual)
+    if not same:
+        verdict.problems.append(Problem(file, where, f"reported {reported!r}, {how} {actual!r}"))
+    return same
+
+
+class _ModelCheck:
+    """The checks of one ``models[i]`` entry; each step records problems and says whether to go on."""
+
+    def __init__(self, verdict: Verdict, index: int, result: ModelResult, harness, options: Options):
+        self.verdict, self.result, self.harness, self.options = verdict, result, harness, options
+        self.where = f"models[{index}]"
+        self.file = (verdict.folder / RESULTS_FILE).as_posix()
+        self.task = self.program = None
+
+    def add(self, where: str, message: str, file: str | None = None) -> None:
+        self.verdict.problems.append(Problem(file or self.file, f"{self.where}.{where}" if where else self.where, message))
+
+    def run(self) -> None:
+        known_model = self.check_model()
+        known_task = self.check_task()
+        if self.result.status == "error":
+            self.check_failure_record()
+            return
+        if not self.check_program() or not (known_model and known_task):
+            return
+        if self.options.rescore or self.options.fresh_seed is not None:
+            self.rescore()
+
+    def check_model(self) -> bool:
+        info = self.result.model
+        entry = self.harness.zoo.get(info.id)
+        if entry is None:
+            self.add("model.id", f"{info.id!r} is not a zoo model (known: {', '.join(sorted(self.harness.zoo)) or 'none'})")
+            return False
+        before = len(self.verdict.problems)
+        for name, expected in (("revision", entry.revision), ("weights_sha256", entry.weights_sha256),
+                               ("hub_repo", entry.hub_repo), ("role", entry.role)):
+            reported = getattr(info, name)
+            if reported != expected:
+                self.add(f"model.{name}", f"{reported!r} is not the zoo's {expected!r} for {info.id}")
+        if self.result.task.name != entry.task:
+            self.add("task.name", f"{self.result.task.name!r}, but zoo model {info.id} is for task {entry.task!r}")
+        return len(self.verdict.problems) == before
+
+    def check_task(self) -> bool:
+        from bench.task import TaskError
+
+        reported = self.result.task
+        try:
+            task = self.harness.task(reported.name)
+        except TaskError as exc:
+            self.add("task.name", str(exc))
+            return False
+        before = len(self.verdict.problems)
+        if reported.version != task.version:
+            self.add("task.version", f"{reported.version!r} is not the current version {task.version!r} of {task.name}")
+        if reported.kind != task.kind:
+            self.add("task.kind", f"{reported.kind!r} is not {task.name}'s kind {task.kind!r}")
+        current = self.harness.fingerprints(task)
+        for bin_name in sorted(set(reported.split_fingerprints) | set(BINS)):
+            got, want = reported.split_fingerprints.get(bin_name), current.get(bin_name)
+            if got != want:
+                what = "unknown bin" if want is None else "missing" if got is None else (
+                    f"{got[:12]}... does not match the current frozen split {want[:12]}...")
+                self.add(f"task.split_fingerprints.{bin_name}", what)
+        self.task = task
+        return len(self.verdict.problems) == before
+
+    def check_failure_record(self) -> None:
+        r = self.result
+        if r.program_file is not None or r.metrics or r.size is not None or r.success:
+            self.add("status", "a failed extraction ('error') reports no program, metrics, size or success")
+        if not r.error:
+            self.add("error", "status 'error' needs the error message")
+
+    def check_program(self) -> bool:
+        """The file is inside the folder, unchanged, parses, fits the task and has the reported size."""
+        from bench.program import ProgramError
+        from bench.task import TaskError
+
+        r = self.result
+        if r.program_file is None or r.program_sha256 is None:
+            self.add("program_file", "status 'ok' needs program_file and program_sha256")
+            return False
+        folder = self.verdict.folder.resolve()
+        path = (self.verdict.folder / r.program_file)
+        if Path(r.program_file).is_absolute() or folder not in path.resolve().parents:
+            self.add("program_file", f"{r.program_file!r} is not a path inside the submission folder")
+            return False
+        shown = path.as_posix()
+        if not path.is_file():
+            self.add("program_file", f"{r.program_file!r} does not exist")
+            return False
+        raw = path.read_bytes()
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != r.program_sha256:
+            self.add("program_sha256", f"{r.program_sha256[:12]}... but {r.program_file} has sha256 {digest[:12]}...")
+            return False
+        try:
+            program = self.harness.parse_program(json.loads(raw.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self.verdict.problems.append(Problem(shown, "", f"not valid JSON ({exc})"))
+            return False
+        except ProgramError as exc:
+            self.verdict.problems.append(Problem(shown, "", f"program does not parse: {exc}"))
+            return False
+        if self.task is not None:
+            try:
+                self.harness.check_program_fits(program, self.task)
+            except TaskError as exc:
+                self.add("program_file", f"{r.program_file} does not fit the task: {exc}")
+                return False
+        ok = self.check_size(program) & self.check_reported_metrics()
+        self.verdict.programs[r.model.id] = program
+        self.program = program
+        return ok
+
+    def check_size(self, program) -> bool:
+        if self.result.size is None:
+            self.add("size", "missing for a program")
+            return False
+        good = True
+        for name in ("n_ops", "depth", "n_params"):
+            good &= _compare(self.verdict, self.file, f"{self.where}.size.{name}",
+                             getattr(self.result.size, name), int(getattr(program, name)), "recomputed")
+        return good
+
+    def check_reported_metrics(self) -> bool:
+        r = self.result
+        if set(r.metrics) != set(BINS):
+            self.add("metrics", f"bins {sorted(r.metrics)} are not {list(BINS)}")
+            return False
+        expected = is_success(r.metrics, self.verdict.results.match_threshold)
+        return _compare(self.verdict, self.file, f"{self.where}.success", r.success, expected, "recomputed")
+
+    def rescore(self) -> None:
+        from bench.model import ModelError
+
+        r = self.result
+        try:
+            model, digest = self.harness.load_model(r.model.id)
+        except ModelError as exc:
+            self.add("model.id", f"cannot load the reference model: {exc}")
+            return
+        if digest != r.model.weights_sha256:
+            self.add("model.weights_sha256", f"{r.model.weights_sha256[:12]}... but the loaded weights are {digest[:12]}...")
+            return
+        if self.options.rescore:
+            try:
+                metrics = self.harness.score(self.program, model, self.task, self.verdict.results.limit)
+            except Exception as exc:  # noqa: BLE001 -- an untrusted program that breaks the interpreter is a rejection
+                self.add("program_file", f"re-scoring {r.program_file} failed: {type(exc).__name__}: {exc}")
+                return
+            for bin_name in BINS:
+                for f in dataclasses.fields(BinMetrics):
+                    _compare(self.verdict, self.file, f"{self.where}.metrics.{bin_name}.{f.name}",
+                             getattr(r.metrics[bin_name], f.name), getattr(metrics[bin_name], f.name), "re-scored")
+        if self.options.fresh_seed is not None:
+            self.fresh(model)
+
+    def fresh(self, model) -> None:
+        r = self.result
+        sizes = {b: r.metrics[b].n_sequences for b in BINS}
+        try:
+            metrics = self.harness.score_fresh(self.program, model, self.task, sizes, self.options.fresh_seed)
+        except Exception as exc:  # noqa: BLE001 -- as in rescore
+            self.add("program_file", f"scoring {r.program_file} on fresh sequences failed: {type(exc).__name__}: {exc}")
+            return
+        for bin_name in BINS:
+            row = FreshRow(r.model.id, r.task.name, bin_name, sizes[bin_name],
+                           r.metrics[bin_name].match_acc, metrics[bin_name].match_acc)
+            self.verdict.fresh.append(row)
+            if self.options.max_drop is not None and row.drop > self.options.max_drop:
+                self.add(f"metrics.{bin_name}.match_acc",
+                         f"reported {row.reported:.4f}, {row.fresh:.4f} on fresh sequences (seed "
+                         f"{self.options.fresh_seed}): drop {row.drop:.4f} > --max-drop {self.options.max_drop}")
+
+
+# ----- many submissions -------------------------------------------------------------------
+
+
+def submission_folders(root: Path) -> list[Path]:
+    """Every submission folder under ``root`` (its subfolders), sorted by name."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def validate_all(folders: list[Path], harness, options: Options = Options(), progress=None) -> list[Verdict]:
+    """Validate each folder, then reject method names that two submissions share."""
+    verdicts = []
+    for folder in folders:
+        if progress:
+            progress(folder)
+        verdicts.append(validate_submission(folder, harness, options))
+    owners: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        if v.submission is not None:
+            owners.setdefault(slug(v.submission.method), []).append(v)
+    for shared in owners.values():
+        if len(shared) > 1:
+            for v in shared:
+                others = ", ".join(o.folder.as_posix() for o in shared if o is not v)
+                v.problems.append(Problem((v.folder / SUBMISSION_FILE).as_posix(), "method",
+                                          f"{v.submission.method!r} is also the method of {others}; names must be unique"))
+    return verdicts
