@@ -141,6 +141,17 @@ def split_accuracy(model: GPT2, task: Task, split: str, batch_size: int = 256) -
     return accuracy(model, split_batches(task, dataset, batch_size), task.kind)
 
 
+def bin_accuracy(model: GPT2, task: Task, split: str, n: int = 2000, seed: int = 0) -> tuple[float, str]:
+    """``(accuracy, what it was measured on)``: the frozen split, or, where ``bench.splits``
+    is not installed, ``n`` fresh sequences of the bin's lengths from a fixed seed."""
+    try:
+        return split_accuracy(model, task, split), split
+    except ImportError:
+        rng = np.random.default_rng([seed, 7, *TEST_SPLITS[split]])
+        batches = [task.sample_batch(min(250, n - i), *TEST_SPLITS[split], rng, offsets=False) for i in range(0, n, 250)]
+        return accuracy(model, batches, task.kind), f"sample({n}, seed={seed}) of {split}"
+
+
 def test_accuracies(model: GPT2, task: Task) -> dict[str, float]:
     """Accuracy on each frozen test bin: ``{"test_0_50": ..., "test_51_100": ..., "test_101_150": ...}``."""
     return {split: split_accuracy(model, task, split) for split in TEST_SPLITS}
@@ -254,14 +265,14 @@ def train(
             loss.backward()
             optimizer.step()
             state["step"] = step + 1
-            loss_sum, loss_n = loss_sum + float(loss), loss_n + 1
+            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
             bar.update(1)
             if state["step"] % recipe.eval_every == 0 or state["step"] == recipe.max_steps:
                 acc = accuracy(model, heldout, task.kind)
                 state["history"].append({"step": state["step"], "loss": loss_sum / loss_n, "heldout_acc": acc})
                 bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", acc=f"{acc:.3f}")
                 loss_sum, loss_n = 0.0, 0
-                if acc == 1.0 and (not confirm_split or split_accuracy(model, task, "test_0_50") == 1.0):
+                if acc == 1.0 and (not confirm_split or bin_accuracy(model, task, "test_0_50")[0] == 1.0):
                     state["done"] = state["stopped_early"] = True
                 state["done"] = state["done"] or state["step"] >= recipe.max_steps
                 checkpoint()
@@ -297,10 +308,13 @@ class SearchEntry:
     accuracies: dict  # test bin -> sequence accuracy
 
 
-def search(base: Recipe, run_root: str | Path, grid=DEFAULT_GRID, *, progress: bool = True, log=print) -> tuple[SearchEntry, list[SearchEntry]]:
+def search(
+    base: Recipe, run_root: str | Path, grid=DEFAULT_GRID, *, progress: bool = True, log=print
+) -> tuple[SearchEntry, list[SearchEntry]]:
     """Train each architecture of ``grid`` (smallest first) until one is perfect on test_101_150.
 
     Returns the chosen entry (best ``test_101_150``, smallest among equals) and every entry.
+    Each run folder keeps its measured accuracies (``selection.json``), so a rerun resumes.
     """
     task = get_task(base.task)
     recipes = sorted((base.with_arch(a) for a in grid), key=lambda r: n_params(r, task))
@@ -308,13 +322,29 @@ def search(base: Recipe, run_root: str | Path, grid=DEFAULT_GRID, *, progress: b
     for recipe in recipes:
         run_dir = Path(run_root) / f"{task.name}-{recipe.arch}-s{recipe.seed}{'' if recipe.offsets else '-noofs'}"
         result = train(recipe, run_dir, task=task, progress=progress)
-        accs = test_accuracies(result.model, task)
+        accs = measure_run(result.model, task, run_dir)
         entries.append(SearchEntry(recipe, str(run_dir), result.steps, result.wall_time_s, accs))
         log(f"{task.name} {recipe.arch}: {result.steps} steps, {result.wall_time_s:.0f}s, " + " ".join(f"{k}={v:.3f}" for k, v in accs.items()))
         if accs["test_101_150"] == 1.0:
             break
     best = max(entries, key=lambda e: e.accuracies["test_101_150"])  # max keeps the first (smallest) of equals
     return best, entries
+
+
+def measure_run(model: GPT2, task: Task, run_dir: Path | None = None) -> dict[str, float]:
+    """Accuracy per test bin (:func:`bin_accuracy`), cached as ``selection.json`` in the run folder."""
+    path = Path(run_dir) / "selection.json" if run_dir is not None else None
+    step = json.loads((Path(run_dir) / STATE_NAME).read_text())["step"] if path is not None else None
+    if path is not None and path.is_file():
+        saved = json.loads(path.read_text())
+        if saved["step"] == step:  # measured on these very weights
+            return saved["accuracy"]
+    measured = {split: bin_accuracy(model, task, split) for split in TEST_SPLITS}
+    accs = {split: acc for split, (acc, _) in measured.items()}
+    if path is not None:
+        on = {s: where for s, (_, where) in measured.items()}
+        path.write_text(json.dumps({"step": step, "accuracy": accs, "measured_on": on}, indent=1) + "\n")
+    return accs
 
 
 def load_run(run_dir: str | Path) -> tuple[GPT2, dict]:
@@ -329,4 +359,4 @@ def load_run(run_dir: str | Path) -> tuple[GPT2, dict]:
     return model, json.loads((run_dir / STATE_NAME).read_text())
 
 
-__all__ = ["Recipe", "TrainResult", "TrainError", "train", "search", "test_accuracies", "load_run", "parse_arch", "DEFAULT_GRID"]
+__all__ = ["Recipe", "TrainResult", "TrainError", "train", "search", "measure_run", "test_accuracies", "load_run", "parse_arch", "DEFAULT_GRID"]

@@ -1,0 +1,108 @@
+"""Model cards (the Hub repos' README.md) generated from a manifest entry.
+
+The YAML front matter is written by ``huggingface_hub.ModelCardData`` so that
+the Hub reads it: license, library, tags, datasets and a ``model-index`` with
+the sequence accuracy on each frozen test bin. The text below it says what the
+model does, how it was trained, and how to load it. Cards are regenerated
+whenever the manifest changes; never edit them by hand.
+"""
+
+from __future__ import annotations
+
+BIN_LABELS = {"test_0_50": "lengths 0-50", "test_51_100": "lengths 51-100", "test_101_150": "lengths 101-150"}
+LICENSE = "apache-2.0"
+
+
+def card_metadata(entry: dict):
+    """The ``ModelCardData`` of a manifest entry (``.to_yaml()`` gives the front matter)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    task = entry["task"]
+    results = [
+        EvalResult(
+            task_type="text-generation",
+            task_name=f"{task} (sequence-level exact match)",
+            dataset_type=f"rasp-bench/{task}",
+            dataset_name=f"rasp-bench {task}, {BIN_LABELS[split]}",
+            dataset_config=f"v{entry['task_version']}",
+            dataset_split=split,
+            metric_type="accuracy",
+            metric_name=f"sequence accuracy ({BIN_LABELS[split]})",
+            metric_value=round(float(value), 4),
+        )
+        for split, value in entry["accuracy"].items()
+    ]
+    return ModelCardData(
+        license=LICENSE,
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        tags=["rasp-bench", "gpt2", "interpretability", "length-generalization", "rasp", task, entry["role"]],
+        datasets=[f"rasp-bench/{task}"],
+        model_name=f"rasp-bench-{entry['id']}",
+        eval_results=results,
+    )
+
+
+def render_card(entry: dict) -> str:
+    """The full README.md of the model's Hub repo."""
+    arch, recipe = entry["arch"], entry["recipe"]
+    reading = (
+        "a token task: the prediction for position t+1 is the argmax of the logits at t"
+        if entry["kind"] == "token"
+        else "a language task: at every position the model predicts the set of allowed next tokens, "
+        "read as `logit > 0` for each vocabulary entry (trained with a sigmoid / binary cross-entropy head)"
+    )
+    offsets = (
+        "with a random position offset per sequence (so every position embedding up to the longest test sequence is trained)"
+        if recipe["offsets"]
+        else "**without** position offsets (positions 0..T-1 only): a control that is not expected to length-generalize"
+    )
+    rows = "\n".join(f"| {split} ({BIN_LABELS[split]}) | {value:.4f} |" for split, value in entry["accuracy"].items())
+    stop = "early stop: test_0_50 reached 1.0" if entry.get("stopped_early") else "step budget exhausted"
+    return f"""---
+{card_metadata(entry).to_yaml()}
+---
+
+# rasp-bench `{entry['id']}`: GPT-2 trained on `{entry['task']}`
+
+A reference model of rasp-bench, a benchmark for
+extracting RASP programs from transformers. Role: **{entry['role']}**. Task `{entry['task']}`
+(version {entry['task_version']}) is {reading}. The task's formats (token ids, layouts, length
+bins) are described in the benchmark's `TASKS.md`; the test bins are generated and frozen by
+`bench.splits` (the `datasets` ids above name those generated splits).
+
+## Accuracy (sequence-level exact match, 2,000 sequences per bin)
+
+| bin | accuracy |
+|---|---|
+{rows}
+
+## Model
+
+GPT-2 (pre-LayerNorm, learned absolute positions, `gelu_new`, tied embeddings):
+{arch['n_layer']} layer(s), {arch['n_head']} head(s), width {arch['n_embd']},
+{entry['n_params']:,} parameters. Weights: `model.safetensors`
+(sha256 `{entry['sha256']}`).
+
+## Training
+
+Trained from scratch {offsets}. AdamW (lr {recipe['lr']}, weight decay {recipe['weight_decay']}),
+linear decay to 0 over {recipe['max_steps']:,} steps, no warm-up, batch {recipe['batch_size']},
+dropout {recipe['dropout']}, seed {entry['seed']}; {entry['steps']:,} steps ({stop}),
+{entry['wall_time_s'] / 60:.1f} min on one CPU thread. Reproduce with
+
+    python -m bench.zoo train {entry['task']} --arch {arch['n_layer']}x{arch['n_head']}x{arch['n_embd']} --steps {recipe['max_steps']} --seed {entry['seed']}{'' if recipe['offsets'] else ' --no-offsets'}
+
+## Use
+
+```python
+from bench.hub import load_reference          # verified against the manifest's sha256
+ref = load_reference("{entry['id']}")
+logits, cache = ref.model.run_with_cache(input_ids, position_ids)
+
+from transformers import GPT2LMHeadModel      # or plain transformers
+model = GPT2LMHeadModel.from_pretrained("{entry['hub_repo']}")
+```
+
+Always pass explicit `position_ids` (0..T-1 at test time).
+"""
