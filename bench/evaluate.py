@@ -69,18 +69,53 @@ class Options:
 # ----- step 1: what to evaluate ------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ModelRef:
+    """A model to score, loaded only when its turn comes."""
+
+    id: str
+    task: str
+    source: str  # "zoo", "hub" or "local"
+    hub_repo: str | None
+    revision: str | None
+    role: str | None
+    preloaded: object = None  # a hub.ReferenceModel already loaded to learn its task
+
+    def load(self):
+        return self.preloaded or hub.load_reference(self.id)
+
+
+def zoo_ref(model_id: str, entry: dict) -> ModelRef:
+    return ModelRef(model_id, entry["task"], "zoo", entry.get("hub_repo"), entry.get("revision"), entry.get("role"))
+
+
+def checkpoint_ref(spec: str, task: str | None) -> ModelRef:
+    models = hub.load_manifest()["models"]
+    if spec in models:
+        ref = zoo_ref(spec, models[spec])
+        if task and task != ref.task:
+            raise UsageError(f"model {spec!r} is for task {ref.task!r}, not {task!r}")
+        return ref
+    loaded = hub.load_checkpoint(spec, task=task)
+    source = "local" if loaded.source == "local" else "hub"
+    return ModelRef(loaded.model_id, loaded.task_name, source, spec if source == "hub" else None,
+                    loaded.revision, None, loaded)
+
+
 def select_models(model_specs: list[str] | None, task_names: list[str] | None, task_override: str | None):
     """The models to score: zoo ids (default: the whole zoo), Hub repo ids or local folders."""
+    if task_override:
+        get_task(task_override)
     if model_specs:
-        refs = [hub.resolve(spec, task=task_override) for spec in model_specs]
+        refs = [checkpoint_ref(spec, task_override) for spec in model_specs]
     else:
-        refs = hub.zoo_refs()
+        refs = [zoo_ref(model_id, entry) for model_id, entry in hub.load_manifest()["models"].items()]
     if task_names:
         for name in task_names:
             get_task(name)  # an unknown task name fails here, with the list of known ones
         refs = [ref for ref in refs if ref.task in task_names]
     if not refs:
-        raise UsageError("no model matches the given --models/--tasks")
+        raise UsageError("no model matches the given --models/--tasks (the zoo may be empty)")
     return refs
 
 
@@ -133,7 +168,7 @@ def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
             source=ref.source,
             hub_repo=ref.hub_repo,
             revision=ref.revision,
-            weights_sha256=loaded.weights_sha256,
+            weights_sha256=loaded.sha256,
             role=ref.role,
         ),
         task=task_info(task, splits),
@@ -155,7 +190,7 @@ def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
         result.error = str(exc)
         return result
     result.program_file = program_filename(ref.id)
-    text = program.to_json_text()
+    text = program.dumps(indent=1) + "\n"
     write_text_atomic(out_dir / result.program_file, text)
     result.program_sha256 = hashlib.sha256(text.encode()).hexdigest()
     result.metrics = score_program(program, loaded.model, task, splits, options.limit)
