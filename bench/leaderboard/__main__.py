@@ -88,8 +88,9 @@ def _progress(folder: Path) -> None:
     print(f"validating {folder.as_posix()} ...", file=sys.stderr, flush=True)
 
 
-def report(verdicts: list[Verdict], stream=sys.stdout) -> None:
+def report(verdicts: list[Verdict], stream=None) -> None:
     """Every verdict with all its problems, the fresh-sequence table, and a count."""
+    stream = stream or sys.stdout
     for v in verdicts:
         if v.ok:
             n = len(v.results.models)

@@ -120,7 +120,8 @@ def _cell(value, kind: str = "text", *, link: str | None = None) -> str:
     if link:
         text = f'<a href="{esc(link)}">{text}</a>'
     if value is None:
-        return f'<td{"" if kind == "text" else " class=\"num\""} data-value="">{text}</td>'
+        css = "" if kind == "text" else ' class="num"'
+        return f'<td{css} data-value="">{text}</td>'
     if kind == "text" or isinstance(value, bool):
         attr = f' data-value="{int(value)}"' if isinstance(value, bool) else ""
         return f"<td{attr}>{text}</td>"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -298,10 +297,7 @@ class _ModelCheck:
             self.add("program_sha256", f"{r.program_sha256[:12]}... but {r.program_file} has sha256 {digest[:12]}...")
             return False
         try:
-            program = self.harness.parse_program(json.loads(raw.decode("utf-8")))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            self.verdict.problems.append(Problem(shown, "", f"not valid JSON ({exc})"))
-            return False
+            program = self.harness.parse_program(raw)
         except ProgramError as exc:
             self.verdict.problems.append(Problem(shown, "", f"program does not parse: {exc}"))
             return False
@@ -311,28 +307,29 @@ class _ModelCheck:
             except TaskError as exc:
                 self.add("program_file", f"{r.program_file} does not fit the task: {exc}")
                 return False
-        ok = self.check_size(program) & self.check_reported_metrics()
+        self.check_size(program)
+        complete = self.check_reported_metrics()
         self.verdict.programs[r.model.id] = program
         self.program = program
-        return ok
+        return complete  # a wrong size or success flag is reported; re-scoring still runs
 
-    def check_size(self, program) -> bool:
+    def check_size(self, program) -> None:
         if self.result.size is None:
             self.add("size", "missing for a program")
-            return False
-        good = True
+            return
         for name in ("n_ops", "depth", "n_params"):
-            good &= _compare(self.verdict, self.file, f"{self.where}.size.{name}",
-                             getattr(self.result.size, name), int(getattr(program, name)), "recomputed")
-        return good
+            _compare(self.verdict, self.file, f"{self.where}.size.{name}",
+                     getattr(self.result.size, name), int(getattr(program, name)), "recomputed")
 
     def check_reported_metrics(self) -> bool:
+        """Every bin is reported (else there is nothing to re-score) and the success flag follows from them."""
         r = self.result
         if set(r.metrics) != set(BINS):
             self.add("metrics", f"bins {sorted(r.metrics)} are not {list(BINS)}")
             return False
         expected = is_success(r.metrics, self.verdict.results.match_threshold)
-        return _compare(self.verdict, self.file, f"{self.where}.success", r.success, expected, "recomputed")
+        _compare(self.verdict, self.file, f"{self.where}.success", r.success, expected, "recomputed")
+        return True
 
     def rescore(self) -> None:
         from bench.model import ModelError

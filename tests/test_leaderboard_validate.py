@@ -1,0 +1,325 @@
+"""Validation of submissions against the real zoo, tasks, program language and scoring.
+
+A small submission is made here the way ``bench.evaluate`` makes one (two zoo
+models, 40 sequences per bin), then copied and tampered with: every kind of
+tampering must be rejected with a message naming the file and the field, and
+the untouched copy must be accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import bench
+import bench.program as rasp
+from bench import hub
+from bench.evaluate import program_filename, score_program
+from bench.leaderboard.__main__ import main
+from bench.leaderboard.harness import Harness
+from bench.leaderboard.validate import Options, validate_all, validate_submission
+from bench.results import (
+    Cost,
+    MethodInfo,
+    ModelInfo,
+    ModelResult,
+    Results,
+    Size,
+    TaskInfo,
+    load_results,
+    save_results,
+)
+from bench.scoring import is_success, summarize
+from bench.splits import load_splits, split_fingerprint
+from bench.task import get_task
+
+MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task; both tiny
+LIMIT = 40
+LENIENT = Options(allow_limit=True, allow_partial=True)  # a 2-model, 40-sequence run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models on shared CPUs run far faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def needs_zoo():
+    missing = [m for m in MODELS if m not in hub.load_manifest()["models"]]
+    if missing:
+        pytest.skip(f"zoo models {missing} are not in zoo/manifest.json yet")
+
+
+def program_for(task) -> rasp.Program:
+    """A valid program of the task's kind: a majority vote (token) or a constant readout (token set)."""
+    if task.kind == "token_set":
+        return rasp.Program.for_task(task, rasp.readout(bias=np.array([-1, 1, -1, -1, 1, -1.0])), name="constant")
+    ones = rasp.numerical(rasp.map(rasp.tokens, "x == 1"))
+    frac = rasp.aggregate(rasp.select(rasp.tokens, rasp.tokens, rasp.TRUE), ones, numerical=True)
+    return rasp.Program.for_task(task, rasp.map(frac, "x > 0.5", basis="tokens"), name="vote")
+
+
+def make_submission(folder: Path, model_ids=MODELS, limit=LIMIT) -> Path:
+    """results.json + programs/ as bench.evaluate writes them, and a submission.json."""
+    models = []
+    for model_id in model_ids:
+        ref = hub.load_reference(model_id)
+        task = get_task(ref.task_name)
+        splits = load_splits(task)
+        program = program_for(task)
+        text = program.dumps()
+        (folder / program_filename(model_id)).parent.mkdir(parents=True, exist_ok=True)
+        (folder / program_filename(model_id)).write_text(text)
+        metrics = score_program(program, ref.model, task, splits, limit)
+        models.append(ModelResult(
+            model=ModelInfo(model_id, "zoo", ref.entry["hub_repo"], ref.entry["revision"], ref.sha256, ref.entry.get("role")),
+            task=TaskInfo(task.name, task.version, task.kind, {b: split_fingerprint(splits[b]) for b in splits}),
+            status="ok", error=None, program_file=program_filename(model_id),
+            program_sha256=hashlib.sha256(text.encode()).hexdigest(), metrics=metrics,
+            size=Size(program.n_ops, program.depth, program.n_params), cost=Cost(0.1, 1.0),
+            success=is_success(metrics, 0.9),
+        ))
+    results = Results(1, bench.__version__, None, "2025-01-01T00:00:00+00:00", MethodInfo("toy", "toy", {}), 0,
+                      limit, 0.9, models, summarize(models))
+    save_results(folder / "results.json", results)
+    (folder / "submission.json").write_text(json.dumps({
+        "method": "toy", "authors": ["Test Author"], "contact": "test@example.org",
+        "description": "A majority vote and a constant readout.", "date": "2025-01-02",
+        "bench_version": bench.__version__, "lengths_seen": [0, 50], "paper": None,
+        "code": "https://example.org/toy",
+    }, indent=1))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    needs_zoo()
+    return make_submission(tmp_path_factory.mktemp("good") / "toy")
+
+
+@pytest.fixture(scope="module")
+def harness() -> Harness:
+    return Harness()  # shared: splits and the last model are cached between tests
+
+
+@pytest.fixture
+def copy(good, tmp_path) -> Path:
+    return Path(shutil.copytree(good, tmp_path / "toy"))
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data, indent=1))
+
+
+def problems(folder: Path, harness, options=LENIENT) -> list[str]:
+    return [str(p) for p in validate_submission(folder, harness, options).problems]
+
+
+def only(found: list[str], expected: str) -> None:
+    """Exactly one problem, containing ``expected``."""
+    assert len(found) == 1 and expected in found[0], found
+
+
+def test_good_submission_is_accepted_and_gives_an_entry(good, harness):
+    verdict = validate_submission(good, harness, LENIENT)
+    assert verdict.problems == [] and verdict.ok
+    entry = verdict.entry()
+    assert entry.submission.method == "toy" and set(entry.programs) == set(MODELS)
+    assert "readout" in entry.programs["tomita1"]
+
+
+def test_tampered_match_acc(copy, harness):
+    reported = {}
+
+    def tamper(data):
+        bins = data["models"][0]["metrics"]["test_0_50"]
+        reported["re-scored"] = bins["match_acc"]
+        bins["match_acc"] = round(1 - bins["match_acc"] / 2, 6)
+        reported["claimed"] = bins["match_acc"]
+
+    edit_json(copy / "results.json", tamper)
+    found = problems(copy, harness)
+    expected = (f"{copy.as_posix()}/results.json: models[0].metrics.test_0_50.match_acc: "
+                f"reported {reported['claimed']!r}, re-scored {reported['re-scored']!r}")
+    assert expected in found
+    # the summary's mean no longer matches the (tampered) per-model figures either
+    assert any("summary.mean_match_acc.test_0_50" in p for p in found)
+
+
+def test_program_that_does_not_parse(copy, harness):
+    path = copy / program_filename("bin_majority")
+    edit_json(path, lambda p: p["nodes"][1].update(op="no_such_op"))
+    edit_json(copy / "results.json", lambda d: d["models"][0].update(
+        program_sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
+    found = problems(copy, harness)
+    only(found, f"{path.as_posix()}: program does not parse:")
+    assert "no_such_op" in found[0]
+
+
+def test_program_changed_after_scoring_breaks_its_sha256(copy, harness):
+    path = copy / program_filename("bin_majority")
+    path.write_text(path.read_text().replace("x > 0.5", "x > 0.25"))
+    only(problems(copy, harness), "results.json: models[0].program_sha256: ")
+
+
+def test_programs_swapped_between_two_models(copy, harness):
+    """Swapped files with consistent hashes: the token-set program does not fit the token task."""
+    def swap(data):
+        a, b = data["models"]
+        for key in ("program_file", "program_sha256"):
+            a[key], b[key] = b[key], a[key]
+
+    edit_json(copy / "results.json", swap)
+    found = problems(copy, harness)
+    assert any("models[0].program_file: programs/tomita1.json does not fit the task" in p for p in found), found
+    assert any("models[1].program_file: programs/bin_majority.json does not fit the task" in p for p in found), found
+
+
+def test_other_program_with_its_own_hash_is_caught_by_rescoring(copy, harness):
+    """A program replaced consistently (file and hash) but not re-scored: the figures give it away."""
+    task = get_task("bin_majority")
+    other = rasp.Program.for_task(task, rasp.map(rasp.tokens, "1", basis="tokens"), name="vote")
+    path = copy / program_filename("bin_majority")
+    path.write_text(other.dumps())
+
+    def update(data):
+        data["models"][0]["program_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        data["models"][0]["size"] = {"n_ops": other.n_ops, "depth": other.depth, "n_params": other.n_params}
+
+    edit_json(copy / "results.json", update)
+    results = load_results(copy / "results.json")
+    results.summary = summarize(results.models)  # a careful forger fixes the summary too
+    save_results(copy / "results.json", results)
+    found = problems(copy, harness)
+    per_model = [p for p in found if ": models[" in p]
+    assert per_model and all("models[0].metrics." in p and "re-scored" in p for p in per_model), found
+    # without re-scoring the forgery passes the static checks: that is why validate re-scores
+    assert problems(copy, harness, Options(rescore=False, allow_limit=True, allow_partial=True)) == []
+
+
+def test_wrong_model_revision(copy, harness):
+    edit_json(copy / "results.json", lambda d: d["models"][1]["model"].update(revision="0123abcd"))
+    only(problems(copy, harness), "results.json: models[1].model.revision: '0123abcd' is not the zoo's")
+
+
+def test_wrong_weights_and_unknown_model(copy, harness):
+    def change(data):
+        data["models"][0]["model"]["weights_sha256"] = "0" * 64
+        data["models"][1]["model"]["id"] = "tomita_one"
+
+    edit_json(copy / "results.json", change)
+    found = problems(copy, harness)
+    assert any("models[0].model.weights_sha256: '000" in p for p in found), found
+    assert any("models[1].model.id: 'tomita_one' is not a zoo model" in p for p in found), found
+
+
+def test_missing_fields(copy, harness):
+    edit_json(copy / "submission.json", lambda d: d.pop("contact"))
+    edit_json(copy / "results.json", lambda d: d["models"][0]["metrics"]["test_51_100"].pop("program_acc"))
+    found = problems(copy, harness)
+    assert f"{copy.as_posix()}/submission.json: contact: missing required field" in found
+    assert f"{copy.as_posix()}/results.json: models[0].metrics.test_51_100.program_acc: missing required field" in found
+
+
+def test_unknown_task(copy, harness):
+    edit_json(copy / "results.json", lambda d: d["models"][0]["task"].update(name="bin_majorty"))
+    found = problems(copy, harness)
+    assert any("models[0].task.name: unknown task 'bin_majorty'. Did you mean 'bin_majority'?" in p for p in found)
+    assert any("models[0].task.name: 'bin_majorty', but zoo model bin_majority is for task 'bin_majority'" in p
+               for p in found)
+
+
+def test_changed_split_fingerprint_and_task_version(copy, harness):
+    def change(data):
+        data["models"][0]["task"]["version"] = "0.9"
+        data["models"][0]["task"]["split_fingerprints"]["test_101_150"] = "ab" * 32
+
+    edit_json(copy / "results.json", change)
+    found = problems(copy, harness)
+    assert any("models[0].task.version: '0.9' is not the current version" in p for p in found), found
+    assert any("models[0].task.split_fingerprints.test_101_150: abababababab... does not match" in p for p in found)
+
+
+def test_results_of_another_schema_version(copy, harness):
+    edit_json(copy / "results.json", lambda d: d.update(schema_version=2))
+    only(problems(copy, harness), "results.json: schema_version 2 is not the supported version 1")
+
+
+def test_tampered_size_success_and_summary(copy, harness):
+    def change(data):
+        data["models"][0]["size"]["n_ops"] = 1
+        data["models"][1]["success"] = not data["models"][1]["success"]
+        data["summary"]["n_success"] = 99
+
+    edit_json(copy / "results.json", change)
+    found = problems(copy, harness)
+    flipped = json.loads((copy / "results.json").read_text())["models"][1]["success"]
+    assert any("models[0].size.n_ops: reported 1, recomputed 5" in p for p in found), found
+    assert any(f"models[1].success: reported {flipped}, recomputed {not flipped}" in p for p in found), found
+    assert any("summary.n_success: reported 99, recomputed " in p for p in found), found
+
+
+def test_program_path_outside_the_folder(copy, harness):
+    edit_json(copy / "results.json", lambda d: d["models"][0].update(program_file="../../etc/passwd"))
+    only(problems(copy, harness), "models[0].program_file: '../../etc/passwd' is not a path inside the submission folder")
+
+
+def test_leaderboard_rules_limit_coverage_threshold(copy, harness):
+    edit_json(copy / "results.json", lambda d: d.update(match_threshold=0.5))
+    found = problems(copy, harness, Options())
+    assert any("results.json: limit: scored on the first 40 sequences" in p for p in found)
+    assert any("results.json: models: missing zoo models" in p for p in found)
+    assert any("results.json: match_threshold: 0.5; the leaderboard uses the published criterion 0.9" in p for p in found)
+
+
+def test_duplicate_method_names_are_rejected(good, tmp_path, harness):
+    a = shutil.copytree(good, tmp_path / "a")
+    b = shutil.copytree(good, tmp_path / "b")
+    verdicts = validate_all([a, b], harness, Options(rescore=False, allow_limit=True, allow_partial=True))
+    assert [len(v.problems) for v in verdicts] == [1, 1]
+    assert f"'toy' is also the method of {b.as_posix()}" in str(verdicts[0].problems[0])
+
+
+def test_fresh_seed_reports_per_model_and_bin(good, harness):
+    options = Options(fresh_seed=7, allow_limit=True, allow_partial=True)
+    verdict = validate_submission(good, harness, options)
+    assert verdict.ok
+    assert [(r.model, r.bin) for r in verdict.fresh] == [(m, b) for m in MODELS for b in
+                                                         ("test_0_50", "test_51_100", "test_101_150")]
+    constant = [r for r in verdict.fresh if r.model == "tomita1"]
+    assert all(r.n_sequences == LIMIT and r.fresh == 1.0 and r.drop == 0.0 for r in constant)
+    again = validate_submission(good, harness, options)
+    assert [r.fresh for r in again.fresh] == [r.fresh for r in verdict.fresh]  # the seed fixes the sequences
+    # fresh sequences are new: a program's score on them differs somewhere from the frozen one
+    majority = [r for r in verdict.fresh if r.model == "bin_majority"]
+    assert any(r.fresh != r.reported for r in majority)
+    strict = validate_submission(good, harness, Options(fresh_seed=7, max_drop=0.0, allow_limit=True, allow_partial=True))
+    dropped = [r for r in majority if r.drop > 0]
+    assert len(strict.problems) == len(dropped)
+    assert all("on fresh sequences (seed 7)" in str(p) for p in strict.problems)
+
+
+def test_cli_exit_codes_and_report(good, copy, capsys):
+    assert main(["validate", str(good), "--allow-limit", "--allow-partial", "--no-rescore"]) == 0
+    assert "ok        " in capsys.readouterr().out
+    edit_json(copy / "submission.json", lambda d: d.update(method="toy 2"))
+    edit_json(copy / "results.json", lambda d: d["models"][0]["metrics"]["test_0_50"].update(n_sequences=41))
+    assert main(["validate", str(good), str(copy), "--allow-limit", "--allow-partial"]) == 1
+    out = capsys.readouterr().out
+    assert "REJECTED" in out and "models[0].metrics.test_0_50.n_sequences: reported 41, re-scored 40" in out
+    assert "1 accepted, 1 rejected" in out
+    assert main(["validate", str(copy / "nowhere")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--max-drop", "0.1"])
+    assert exit_info.value.code == 2
