@@ -97,6 +97,7 @@ def test_architecture_strings():
 
 
 @pytest.mark.slow
-def test_bin_majority_learns_and_stops_early(tmp_path):
+def test_bin_majority_learns_and_stops_early(tmp_path, monkeypatch, split_cache):
+    monkeypatch.setenv("RASP_BENCH_CACHE", str(split_cache))  # the early stop is confirmed on test_0_50
     result = train(Recipe(task="bin_majority", n_layer=1, n_head=1, n_embd=16, max_steps=1500, eval_every=100), tmp_path, progress=False)
     assert result.stopped_early and result.steps < 1500
