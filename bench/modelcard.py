@@ -43,6 +43,17 @@ def card_metadata(entry: dict):
     )
 
 
+def reproduce_command(entry: dict) -> str:
+    """The ``bench.zoo train`` command line that retrains this model bit for bit (same machine type)."""
+    arch, recipe = entry["arch"], entry["recipe"]
+    parts = [
+        f"python -m bench.zoo train {entry['task']} --arch {arch['n_layer']}x{arch['n_head']}x{arch['n_embd']}",
+        f"--steps {recipe['max_steps']} --seed {entry['seed']} --lr {recipe['lr']} --dropout {recipe['dropout']}",
+        f"--eval-every {recipe['eval_every']}" + ("" if recipe["offsets"] else " --no-offsets"),
+    ]
+    return " ".join(parts)
+
+
 def render_card(entry: dict) -> str:
     """The full README.md of the model's Hub repo."""
     arch, recipe = entry["arch"], entry["recipe"]
@@ -91,7 +102,7 @@ linear decay to 0 over {recipe['max_steps']:,} steps, no warm-up, batch {recipe[
 dropout {recipe['dropout']}, seed {entry['seed']}; {entry['steps']:,} steps ({stop}),
 {entry['wall_time_s'] / 60:.1f} min on one CPU thread. Reproduce with
 
-    python -m bench.zoo train {entry['task']} --arch {arch['n_layer']}x{arch['n_head']}x{arch['n_embd']} --steps {recipe['max_steps']} --seed {entry['seed']}{'' if recipe['offsets'] else ' --no-offsets'}
+    {reproduce_command(entry)}
 
 ## Use
 

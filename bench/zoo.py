@@ -8,6 +8,7 @@
     python -m bench.zoo add RUN_DIR [--id ID] [--role main|control]
     python -m bench.zoo push --dry-run DIR       # write exactly what would be uploaded
     python -m bench.zoo table --markdown         # the README's zoo table
+    python -m bench.zoo cards                    # regenerate the model cards from the manifest
 
 The zoo folder holds one Hub repo per model (``zoo/<id>/``: ``config.json``,
 ``model.safetensors``, ``README.md``) and ``zoo/manifest.json``. Model ids are
@@ -246,7 +247,8 @@ def cmd_eval(args) -> int:
 def _recipe(args):
     from bench.train import Recipe
 
-    base = Recipe(task=args.task, max_steps=args.steps, seed=args.seed, offsets=not args.no_offsets, lr=args.lr, dropout=args.dropout)
+    base = Recipe(task=args.task, max_steps=args.steps, seed=args.seed, offsets=not args.no_offsets, lr=args.lr,
+                  dropout=args.dropout, eval_every=args.eval_every)
     return base.with_arch(args.arch) if getattr(args, "arch", None) else base
 
 
@@ -268,6 +270,15 @@ def cmd_search(args) -> int:
 
     best, entries = search(_recipe(args), Path(args.out or "runs"), args.grid or DEFAULT_GRID, progress=not args.quiet)
     print(f"chosen: {best.recipe.arch} ({best.run_dir}); add it with: python -m bench.zoo add {best.run_dir}")
+    return 0
+
+
+def cmd_cards(args) -> int:
+    from bench.modelcard import render_card
+
+    zoo = zoo_dir()
+    for model_id, entry in load_manifest(zoo)["models"].items():
+        (zoo / model_id / "README.md").write_text(render_card(entry))
     return 0
 
 
@@ -309,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--dropout", type=float, default=0.0)
+        p.add_argument("--eval-every", type=int, default=250, help="steps between early-stop checks and checkpoints")
         p.add_argument("--no-offsets", action="store_true", help="train a control without position offsets")
         p.add_argument("--out", help="run folder (train) or folder of run folders (search)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -318,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id")
     p.add_argument("--role", choices=["main", "control"])
     p.set_defaults(fn=cmd_add)
+    sub.add_parser("cards", help="regenerate every model card from the manifest").set_defaults(fn=cmd_cards)
     p = sub.add_parser("push", help="prepare (--dry-run DIR) or upload the Hub repos")
     p.add_argument("ids", nargs="*")
     p.add_argument("--dry-run", metavar="DIR")
