@@ -88,7 +88,8 @@ def build_split(task: Task, split: str, n: int = N_SEQUENCES) -> datasets.Datase
     """Draw one test split (no cache)."""
     sequences = sample_split(task, split, n)
     sizes = [len(s) for s in sequences]
-    input_ids = _list_array(np.concatenate(sequences).astype(np.int32), sizes)
+    tokens = np.concatenate(sequences)
+    input_ids = _list_array(tokens.astype(np.int32), sizes)
     if task.kind == "token":
         targets = [task.targets(s) for s in sequences]
         target_column = _list_array(np.concatenate(targets).astype(np.int32), [len(t) for t in targets])
@@ -103,6 +104,7 @@ def build_split(task: Task, split: str, n: int = N_SEQUENCES) -> datasets.Datase
         datasets.table.InMemoryTable(table),
         info=datasets.DatasetInfo(description=f"{task.name} {task.version} {split}", features=features),
         split=datasets.NamedSplit(split),
+        fingerprint=_fingerprint(np.array(sizes, dtype=np.int64), tokens.astype(np.int64))[:16],
     )
 
 
@@ -130,7 +132,10 @@ def split_fingerprint(dataset: datasets.Dataset) -> str:
     followed by its token ids, each a little-endian signed 64-bit integer. It
     does not depend on how the column is stored (int32 or int64, chunks).
     """
-    lengths, values = _token_arrays(dataset)
+    return _fingerprint(*_token_arrays(dataset))
+
+
+def _fingerprint(lengths: np.ndarray, values: np.ndarray) -> str:
     stream = np.empty(len(lengths) + len(values), dtype="<i8")
     header = np.cumsum(np.concatenate([[0], lengths[:-1] + 1])) if len(lengths) else np.zeros(0, dtype=np.int64)
     is_header = np.zeros(len(stream), dtype=bool)
@@ -172,17 +177,25 @@ def _quiet_datasets():
             datasets.enable_progress_bars()
 
 
+def _data_files(path: Path) -> dict[str, str]:
+    """sha256 of every arrow data file under ``path``, by relative path."""
+    return {
+        str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(path.rglob("*.arrow"))
+    }
+
+
 def _load_cached(task: Task, path: Path) -> datasets.DatasetDict:
     """The cached splits at ``path``; any problem (missing, truncated, altered) raises."""
     meta = json.loads((path / _META_FILE).read_text())
+    if meta["task"] != task.name or meta["version"] != task.version or not meta["files"]:
+        raise ValueError("cache of another task")
+    if _data_files(path) != meta["files"]:
+        raise ValueError("the data files changed since they were written")
     splits = datasets.load_from_disk(str(path))
     if not isinstance(splits, datasets.DatasetDict) or tuple(splits) != SPLIT_NAMES:
         raise ValueError("unexpected splits")
-    if meta["task"] != task.name or meta["version"] != task.version:
-        raise ValueError("cache of another task")
-    for name in SPLIT_NAMES:
-        if splits[name].num_rows != N_SEQUENCES or split_fingerprint(splits[name]) != meta["fingerprints"][name]:
-            raise ValueError(f"split {name} does not match its fingerprint")
+    if any(splits[name].num_rows != N_SEQUENCES for name in SPLIT_NAMES):
+        raise ValueError("a split has the wrong number of sequences")
     return splits
 
 
@@ -194,7 +207,12 @@ def _write_cache(task: Task, path: Path) -> None:
     tmp.mkdir()
     try:
         splits.save_to_disk(str(tmp))
-        meta = {"task": task.name, "version": task.version, "fingerprints": split_fingerprints(splits)}
+        meta = {
+            "task": task.name,
+            "version": task.version,
+            "fingerprints": split_fingerprints(splits),
+            "files": _data_files(tmp),
+        }
         (tmp / _META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         if path.exists():  # a corrupt copy: move it out of the way first
             trash = path.parent / f".old-{secrets.token_hex(8)}"
