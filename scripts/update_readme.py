@@ -1,0 +1,66 @@
+"""Regenerate the generated blocks of README.md from the code and the manifest.
+
+    python scripts/update_readme.py          # rewrite README.md
+    python scripts/update_readme.py --check  # exit 1 if README.md is stale
+
+A block sits between ``<!-- BEGIN generated: NAME -->`` and
+``<!-- END generated: NAME -->``; :data:`GENERATORS` maps NAME to the function
+that writes it, so every figure in the README comes from a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"(<!-- BEGIN generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END generated: (?P=name) -->)", re.S)
+
+
+def oracle_sort() -> str:
+    from bench.oracles import get_oracle
+
+    program = get_oracle("sort")
+    size = f"# n_ops={program.n_ops} depth={program.depth} n_params={program.n_params}"
+    return f"```\n{program.pretty()}\n{size}\n```\n"
+
+
+def zoo_table() -> str:
+    from bench.zoo import zoo_table as table
+
+    return table("github") + "\n"
+
+
+GENERATORS = {"oracle-sort": oracle_sort, "zoo-table": zoo_table}
+
+
+def render(text: str) -> str:
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in GENERATORS:
+            raise SystemExit(f"README.md: unknown generated block {name!r}")
+        return match.group(1) + GENERATORS[name]() + match.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md is not up to date")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    fresh = render(current)
+    if args.check:
+        if fresh != current:
+            print("README.md is stale: run python scripts/update_readme.py", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
