@@ -60,7 +60,10 @@ PLAN: list[Plan] = [
     *[main_model(t, LANG, 3000) for t in ("tomita1", "tomita2", "aastar", "ababstar", "abcde", "ab_d_bc", "012_0_2")],
     *[main_model(t, LANG, 3000) for t in ("tomita4", "tomita7", "d2")],
     # not among the published generalizing languages: a smaller budget
-    *[main_model(t, LANG, 2000) for t in ("d3", "d4", "d12", "aaaastar", "tomita3")],
+    *[main_model(t, LANG, 2000) for t in ("d3", "d4", "d12")],
+    # counting modulo 4 and tomita3 plateau early on one core (aastar and ababstar reached 0.04 and 0 in 3,000 steps)
+    main_model("aaaastar", LANG, 1000),
+    main_model("tomita3", LANG, 1500),
     main_model("majority", ["1x2x64"], 2000),
     main_model("bin_majority_interleave", ["2x2x16", "2x2x64"], 2500),
     main_model("count", ["1x4x64"], 2000, eval_every=200),
