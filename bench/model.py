@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -218,7 +219,12 @@ class Attention(nn.Module):
         for name in ("q", "k", "v", "attn_scores", "pattern", "z", "result"):
             setattr(self, f"hook_{name}", HookPoint())
 
+    def _hooked(self) -> bool:
+        return any(getattr(self, f"hook_{name}").fns for name in ("q", "k", "v", "attn_scores", "pattern", "z", "result"))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self._hooked() and not (self.training and self.attn_dropout.p > 0):
+            return self._fused(x)
         B, T, d = x.shape
         q, k, v = (t.view(B, T, self.n_head, self.d_head) for t in self.c_attn(x).split(d, dim=-1))
         q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)  # (B, T, H, dh)
@@ -230,6 +236,13 @@ class Attention(nn.Module):
         w_o = self.c_proj.weight.view(self.n_head, self.d_head, d)  # (H, dh, d)
         result = self.hook_result(torch.einsum("bqhe,hed->bqhd", z, w_o))  # (B, T, H, d)
         return self.resid_dropout(result.sum(dim=2) + self.c_proj.bias)
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        """The same computation without materializing the pattern: when nothing hooks this layer."""
+        B, T, d = x.shape
+        q, k, v = (t.view(B, T, self.n_head, self.d_head).transpose(1, 2) for t in self.c_attn(x).split(d, dim=-1))
+        z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, dh)
+        return self.resid_dropout(self.c_proj(z.transpose(1, 2).reshape(B, T, d)))
 
 
 class MLP(nn.Module):
