@@ -86,8 +86,9 @@ class Expr:
         return {n.id for n in ast.walk(self._tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS}
 
     def eval_np(self, env: dict[str, np.ndarray]) -> np.ndarray:
-        """Evaluate on broadcastable float arrays; returns a float64 array."""
-        return np.asarray(_eval_np(self._tree, env), dtype=np.float64)
+        """Evaluate on broadcastable float arrays; returns a float64 array of their broadcast shape."""
+        shape = np.broadcast_shapes(*(np.shape(v) for v in env.values()))
+        return np.broadcast_to(np.asarray(_eval_np(self._tree, env), dtype=np.float64), shape)
 
     def eval_scalar(self, env: dict[str, float]) -> float:
         """Evaluate on Python floats (the reference evaluator)."""
