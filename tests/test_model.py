@@ -159,6 +159,15 @@ def test_head_results_sum_to_attention_output():
         assert torch.equal(total, cache[f"blocks.{layer}.hook_attn_out"])
 
 
+def test_fused_and_explicit_attention_agree():
+    model = random_model(n_head=4)
+    ids, pos = inputs()
+    with torch.no_grad():
+        fused = model(ids, pos)  # no attention hook in use
+        explicit, _ = model.run_with_cache(ids, pos, names=lambda n: ".attn." in n)
+    assert torch.allclose(fused, explicit, atol=1e-5)
+
+
 def test_cache_names_filter_and_unknown_hook():
     model = random_model()
     _, cache = model.run_with_cache(*inputs(), names=lambda n: n.endswith("hook_pattern"))
