@@ -327,8 +327,13 @@ def search(
         log(f"{task.name} {recipe.arch}: {result.steps} steps, {result.wall_time_s:.0f}s, " + " ".join(f"{k}={v:.3f}" for k, v in accs.items()))
         if accs["test_101_150"] == 1.0:
             break
-    best = max(entries, key=lambda e: e.accuracies["test_101_150"])  # max keeps the first (smallest) of equals
+    best = max(entries, key=lambda e: selection_key(e.accuracies))  # max keeps the first (smallest) of equals
     return best, entries
+
+
+def selection_key(accuracies: dict) -> tuple[float, float, float]:
+    """Order of preference in a search: test_101_150 first, then the shorter bins to break ties."""
+    return accuracies["test_101_150"], accuracies["test_51_100"], accuracies["test_0_50"]
 
 
 def measure_run(model: GPT2, task: Task, run_dir: Path | None = None) -> dict[str, float]:
