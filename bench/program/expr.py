@@ -138,7 +138,8 @@ def _children(node: ast.AST, source: str, variables: tuple[str, ...]) -> list[as
             return []
         if isinstance(value, (int, float)):
             if not (isinstance(value, int) or math.isfinite(value)) or abs(value) > MAX_CONSTANT:
-                raise _problem(source, f"number {value!r} outside [-{MAX_CONSTANT:g}, {MAX_CONSTANT:g}]")
+                shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:17] + "..."
+                raise _problem(source, f"number {shown} outside [-{MAX_CONSTANT:g}, {MAX_CONSTANT:g}]")
             return []
         raise _problem(source, f"constants of type {type(value).__name__} are not allowed")
     if isinstance(node, ast.Name):

@@ -135,6 +135,7 @@ def from_json(obj):
     # Pass 1: check every node's fields and record the ids it refers to.
     raw_by_id: dict[str, dict] = {}
     refs: dict[str, list[str]] = {}
+    declared: set[str] = set()  # every well-formed id, parsed or not (no cascade of "unknown node")
     for position, raw in enumerate(raw_nodes):
         where = f"node #{position}"
         if not isinstance(raw, dict):
@@ -145,9 +146,10 @@ def from_json(obj):
             problems.append(f"{where}: 'id' must be an identifier of at most 64 characters")
             continue
         where = f"node {node_id!r}"
-        if node_id in raw_by_id:
+        if node_id in declared:
             problems.append(f"{where}: the id is used twice")
             continue
+        declared.add(node_id)
         if not isinstance(op, str) or op not in OPS:
             problems.append(f"{where}: unknown op {str(op)[:30]!r} (known: {', '.join(OPS)})")
             continue
@@ -161,10 +163,10 @@ def from_json(obj):
         refs[node_id] = seen
     for node_id, targets in refs.items():
         for target in targets:
-            if target not in raw_by_id and target not in {p for p in refs}:
+            if target not in declared:
                 problems.append(f"node {node_id!r} refers to unknown node {target!r}")
     output_id = obj["output"]
-    if not isinstance(output_id, str) or output_id not in raw_by_id:
+    if not isinstance(output_id, str) or output_id not in declared:
         problems.append(f"the output {str(output_id)[:40]!r} is not a node id")
     if problems:
         raise ProgramError(problems)
