@@ -143,15 +143,7 @@ class Task:
 
     def valid_lengths(self, lo: int, hi: int) -> list[int]:
         """Every producible length in ``[lo, hi]`` after raising ``lo`` to the minimum."""
-        if lo > hi:
-            raise TaskError(f"{self.name}: empty length range {lo}-{hi} (lower bound above upper)")
-        if lo < 0:
-            raise TaskError(f"{self.name}: negative length in range {lo}-{hi}")
-        top = min(hi, MAX_LENGTH)
-        lengths = [n for n in range(max(lo, self.min_length), top + 1) if self.is_valid_length(n)]
-        if not lengths:
-            raise TaskError(f"{self.name}: no valid length in {lo}-{hi} (rule: {self.length_rule})")
-        return lengths
+        return list(_valid_lengths(self, lo, hi))
 
     @property
     def length_rule(self) -> str:
@@ -169,7 +161,7 @@ class Task:
         ``hi`` is capped at :data:`MAX_LENGTH` (nothing longer is valid), which
         leaves the distribution over valid lengths unchanged.
         """
-        self.valid_lengths(lo, hi)  # raises a clear error when nothing can be drawn
+        _valid_lengths(self, lo, hi)  # raises a clear error when nothing can be drawn
         lo, hi = max(lo, self.min_length), min(hi, MAX_LENGTH)
         while True:
             length = int(rng.integers(lo, hi + 1))
@@ -240,6 +232,20 @@ class Task:
 
 
 # ----- helpers shared by the two task kinds ------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_lengths(task: Task, lo: int, hi: int) -> tuple[int, ...]:
+    """:meth:`Task.valid_lengths`, remembered: every sampled sequence asks again."""
+    if lo > hi:
+        raise TaskError(f"{task.name}: empty length range {lo}-{hi} (lower bound above upper)")
+    if lo < 0:
+        raise TaskError(f"{task.name}: negative length in range {lo}-{hi}")
+    top = min(hi, MAX_LENGTH)
+    lengths = tuple(n for n in range(max(lo, task.min_length), top + 1) if task.is_valid_length(n))
+    if not lengths:
+        raise TaskError(f"{task.name}: no valid length in {lo}-{hi} (rule: {task.length_rule})")
+    return lengths
 
 
 def _as_ids(task: Task, ids) -> list[int]:
@@ -409,10 +415,10 @@ class DFA:
 
     def run(self, string) -> list[int]:
         """The states after each prefix of ``string``: ``len(string) + 1`` of them."""
-        states = [0]
-        table = self.transitions
+        state, states, table = 0, [0], self.transitions
         for symbol in string:
-            states.append(table[states[-1]][symbol])
+            state = table[state][symbol]
+            states.append(state)
         return states
 
     def accepts(self, string) -> bool:
