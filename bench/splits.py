@@ -65,14 +65,15 @@ def sample_split(task: Task, split: str, n: int = N_SEQUENCES) -> list[list[int]
 
 
 def _features(task: Task) -> datasets.Features:
+    # Sequence rather than List: the same arrow types, and it exists in every datasets >= 2.16
     if task.kind == "token":
         target = datasets.Value("int32")
     else:  # a fixed-size list: one bit per vocabulary entry
-        target = datasets.List(datasets.Value("int8"), length=task.vocab_size)
+        target = datasets.Sequence(datasets.Value("int8"), length=task.vocab_size)
     return datasets.Features(
         {
-            "input_ids": datasets.List(datasets.Value("int32")),
-            "targets": datasets.List(target),
+            "input_ids": datasets.Sequence(datasets.Value("int32")),
+            "targets": datasets.Sequence(target),
             "length": datasets.Value("int32"),
         }
     )
@@ -168,13 +169,13 @@ def split_cache_path(task: Task, cache_dir: str | os.PathLike | None = None) -> 
 @contextlib.contextmanager
 def _quiet_datasets():
     """Silence datasets' progress bars (saving and loading are instant), then restore."""
-    were_disabled = datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
+    were_disabled = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
     try:
         yield
     finally:
         if not were_disabled:
-            datasets.enable_progress_bars()
+            datasets.utils.enable_progress_bars()
 
 
 def _data_files(path: Path) -> dict[str, str]:
