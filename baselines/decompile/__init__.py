@@ -1,0 +1,7 @@
+"""``decompile``: the published decompilation of transformers to D-RASP, reimplemented for a CPU budget.
+
+See ``method.py`` for the pipeline and DECOMPILE.md (shared notes) for the
+algorithm it follows. Importing this package registers the method.
+"""
+
+from .method import Config, Decompile, method  # noqa: F401

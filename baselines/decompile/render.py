@@ -1,0 +1,144 @@
+"""Rendering a path graph as a program of the benchmark's language (DECOMPILE.md 2, 5).
+
+Every variable becomes a program variable over its basis: ``tokens`` and
+``indices`` (one-hot cat values), an aggregate ``aggregate(soft_select(...),
+X_u)`` (a distribution over u's basis; ``numerical=True`` for cat values), an
+MLP output ``mlp(readout(...), gelu_new)`` over the ``resid`` basis (the
+residual-stream coordinates, embedding I). Each variable v has an embedding
+E_v (|B_v| x d): W_te, W_pe, ``E_u Lambda_v W_V W_O`` for an aggregate, I for an MLP.
+
+A head in stage-3 form is ``soft_select`` of ``score(X_p, X_r, M_pr)`` terms
+and ``key_score(X_r, w_r)`` query-bias terms, with ``M_pr = (E_p Lambda_q
+W_Q)(E_r Lambda_k W_K)^T / sqrt(d_h)`` and ``w_r = (E_r Lambda_k W_K) c_r /
+sqrt(d_h)``. A head in stage-2 form (or one with more terms than the language
+allows) is one bilinear score between its summed query and key projections,
+each a ``readout`` into a ``dhead`` basis. The logits are ``readout(X_p, U_p)``
+with ``U_p = E_p Lambda_f W_te^T`` plus the bias ``u_0``.
+
+The program computes exactly what :func:`executors.forward_paths` computes
+(tested to 1e-4 through the harness's own interpreter).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+import bench.program as rasp
+from bench.program.errors import MAX_TERMS
+
+from .consts import Consts
+from .graph import PathGraph, live_vars
+from .linear_ln import ln_matrix
+from .weights import Weights
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    return x.detach().double().cpu().numpy().copy()
+
+
+def linear_sum(terms: list, bias: np.ndarray, basis) -> rasp.Node:
+    """``bias + sum x @ table`` as one readout, or a tree of readouts when there are more than MAX_TERMS terms."""
+    if len(terms) <= MAX_TERMS:
+        return rasp.readout(*terms, bias=bias, basis=basis)
+    size = bias.shape[0]
+    parts = [rasp.readout(*terms[i:i + MAX_TERMS], bias=np.zeros(size), basis=basis)
+             for i in range(0, len(terms), MAX_TERMS)]
+    return linear_sum([(p, np.eye(size)) for p in parts], bias, basis)
+
+
+class Renderer:
+    """Holds the embeddings E_v while it builds the program variable by variable."""
+
+    def __init__(self, W: Weights, g: PathGraph, C: Consts):
+        self.W, self.g, self.C = W, g, C
+        self.node: dict[int, rasp.Node] = {}
+        self.E: dict[int, torch.Tensor] = {}
+
+    def is_cat(self, v: int) -> bool:
+        return self.g.vars[v].kind in ("tok", "pos")
+
+    def build(self, kind: str, name: str = "decompile") -> rasp.Program:
+        W, g, C = self.W, self.g, self.C
+        for v in live_vars(g):
+            var = g.vars[v]
+            if var.kind == "tok":
+                self.node[v], self.E[v] = rasp.tokens, W.wte
+            elif var.kind == "pos":
+                self.node[v], self.E[v] = rasp.indices, W.wpe
+        for layer in sorted({h.layer for h in g.heads} | {m.layer for m in g.mlps}):
+            for h in g.heads:
+                if h.layer == layer:
+                    self._head(h)
+            for spec in g.mlps:
+                if spec.layer == layer:
+                    self._mlp(spec)
+        lam = ln_matrix(W.lnf_g, C.log_var[("lm",)], W.eps)
+        terms = [(self.node[p], _np(self.E[p] @ lam @ W.wte.T)) for p in g.lm]
+        bias = _np((C.o[("lm",)] @ lam + W.lnf_b) @ W.wte.T)
+        out = linear_sum(terms, bias, "tokens").named("logits")
+        return rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
+
+    def _head(self, h) -> None:
+        W, C = self.W, self.C
+        L = W.layers[h.layer]
+        scale = 1.0 / math.sqrt(W.d_head)
+        fq = {p: self.E[p] @ ln_matrix(L.ln1_g, C.log_var[("q", h.layer, h.head)], W.eps) @ L.WQ[h.head] for p in h.q}
+        fk = {r: self.E[r] @ ln_matrix(L.ln1_g, C.log_var[("k", h.layer, h.head)], W.eps) @ L.WK[h.head] for r in h.k}
+        if h.terms is not None and len(h.terms) + len(h.qbias) <= MAX_TERMS:
+            terms = [rasp.score(self.node[p], self.node[r], _np(fq[p] @ fk[r].T) * scale) for p, r in h.terms]
+            terms += [rasp.key_score(self.node[r], _np(fk[r] @ C.c[(h.layer, h.head, r)]) * scale) for r in h.qbias]
+        else:
+            terms = self._projected_terms(h, fq, fk, scale)
+        sel = rasp.soft_select(*terms).named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else
+                                             f"s{h.layer}_{h.head}")
+        for o in h.out:
+            u = self.g.vars[o].value
+            self.node[o] = rasp.aggregate(sel, self.node[u], numerical=self.is_cat(u)).named(self.g.vars[o].name)
+            lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
+            self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
+
+    def _projected_terms(self, h, fq, fk, scale) -> list:
+        """One bilinear score between the summed query and key projections (stage-2 form or too many terms)."""
+        from .executors import query_constant
+
+        dh = rasp.Basis("dhead", self.W.d_head)
+        if h.terms is None:
+            pre = self.C.o[("q", h.layer, h.head)]
+            q_bias = _np(query_constant(self.W, self.C, h.layer, h.head, pre))
+            q_terms = [(self.node[p], _np(fq[p])) for p in h.q]
+            k_terms = [(self.node[r], _np(fk[r])) for r in h.k]
+            q = linear_sum(q_terms, q_bias, dh)
+            k = linear_sum(k_terms, np.zeros(self.W.d_head), dh)
+            return [rasp.score(q, k, np.eye(self.W.d_head) * scale)]
+        # stage-3 form with too many terms: group the terms by key path
+        out = []
+        for r in h.k:
+            q_terms = [(self.node[p], _np(fq[p])) for p, r2 in h.terms if r2 == r]
+            c = self.C.c[(h.layer, h.head, r)] if r in h.qbias else torch.zeros(self.W.d_head, dtype=self.W.wte.dtype)
+            if not q_terms and r not in h.qbias:
+                continue
+            q = linear_sum(q_terms, _np(c), dh) if q_terms else None
+            if q is None:
+                out.append(rasp.key_score(self.node[r], _np(fk[r] @ c) * scale))
+            else:
+                out.append(rasp.score(q, self.node[r], _np(fk[r].T) * scale))
+        return out
+
+    def _mlp(self, spec) -> None:
+        W, C = self.W, self.C
+        L = W.layers[spec.layer]
+        lam = ln_matrix(L.ln2_g, C.log_var[("mlp", spec.layer)], W.eps)
+        resid = rasp.Basis("resid", W.d)
+        terms = [(self.node[u], _np(self.E[u] @ lam)) for u in spec.inputs]
+        pre = linear_sum(terms, _np(C.o[("mlp", spec.layer)] @ lam + L.ln2_b), resid).named(f"mlp{spec.layer}_in")
+        layers = [(_np(L.W_fc), _np(L.b_fc)), (_np(L.W_proj), _np(L.b_proj))]
+        self.node[spec.out] = rasp.mlp(pre, layers, activation="gelu_new", basis=resid).named(f"mlp{spec.layer}")
+        self.E[spec.out] = torch.eye(W.d, dtype=W.wte.dtype)
+
+
+def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile") -> rasp.Program:
+    """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set)."""
+    return Renderer(W, g, C).build(kind, name)

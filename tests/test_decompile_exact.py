@@ -1,0 +1,142 @@
+"""Equivalence tests pinning the decompiler's stages (DECOMPILE.md section 8, test invariants).
+
+- the un-pruned stage-1 graph with the real LayerNorm reproduces the model's logits;
+- with linearised LayerNorms it is a close approximation (tomita1);
+- every conversion between stages is exact (random masks and constants);
+- the rendered program, run by the benchmark's interpreter, reproduces the
+  path executor's logits within 1e-4, in stage-2 and stage-3 form.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import bench.program as rasp
+from baselines.decompile import executors as ex
+from baselines.decompile.data import DataBatch, match_accuracy, model_logits
+from baselines.decompile.graph import Stage1Graph
+from baselines.decompile.linear_ln import estimate_ln_var
+from baselines.decompile.render import build_program
+from baselines.decompile.weights import extract_weights
+from bench.model import GPT2, GPT2Config
+
+torch.set_num_threads(1)
+
+
+def random_model(seed: int = 0, layers: int = 2, heads: int = 2, d: int = 16, vocab: int = 7, positions: int = 24):
+    torch.manual_seed(seed)
+    model = GPT2(GPT2Config(vocab_size=vocab, n_positions=positions, n_embd=d, n_layer=layers, n_head=heads)).eval()
+    with torch.no_grad():  # larger weights than GPT-2's init, so that attention is far from uniform
+        for name, p in model.named_parameters():
+            p.mul_(8.0 if "weight" in name and "ln" not in name else 1.0).add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def random_batch(model, n: int = 6, T: int = 12, seed: int = 1) -> DataBatch:
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, model.cfg.vocab_size, (n, T), generator=gen)
+    pos = torch.arange(T).expand(n, T)
+    return DataBatch(ids, pos, torch.ones(n, T, dtype=torch.bool), model_logits(model, ids, pos), "token")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = random_model()
+    batch = random_batch(model)
+    W = extract_weights(model)
+    g1 = Stage1Graph.full(W.n_layers, W.n_heads)
+    var = estimate_ln_var(model, [(batch.ids.numpy(), batch.pos.numpy())], pad=-1, eos=-1)
+    return model, batch, W, g1, var
+
+
+def randomize(C, seed: int = 0, scale: float = 0.3):
+    gen = torch.Generator().manual_seed(seed)
+    for group in (C.a, C.o, C.c):
+        for k in group:
+            group[k] = group[k] + scale * torch.randn(group[k].shape, generator=gen, dtype=group[k].dtype)
+    for k in C.log_var:
+        C.log_var[k] = C.log_var[k] + 0.2 * torch.randn((), generator=gen, dtype=C.log_var[k].dtype)
+    return C
+
+
+def program_logits(program, batch) -> torch.Tensor:
+    return torch.from_numpy(rasp.evaluate(program, batch.ids.numpy())["logits"])
+
+
+def test_real_layernorm_reproduces_the_model(setup):
+    model, batch, W, g1, var = setup
+    C = ex.init_stage1(W, g1, var)
+    logits = ex.forward_stage1(W, g1, C, batch.ids, batch.pos, linear=False)
+    assert (logits - batch.orig).abs().max() < 1e-4
+    masked = ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=torch.ones(len(batch), g1.n_edges, dtype=W.wte.dtype),
+                               linear=False)
+    assert (masked - batch.orig).abs().max() < 1e-4
+
+
+def test_linear_layernorm_is_close_on_a_trained_model():
+    from bench.hub import load_reference
+    from bench.methods import TaskView
+    from bench.tasks import get_task
+    from baselines.decompile.data import sample
+
+    ref = load_reference("tomita1", prefer_bundled=True)
+    task = TaskView(get_task(ref.task_name), np.random.default_rng(0))
+    batch = sample(task, ref.model, 64, 0, 100)
+    W = extract_weights(ref.model)
+    g1 = Stage1Graph.full(W.n_layers, W.n_heads)
+    var = estimate_ln_var(ref.model, [(batch.ids.numpy(), batch.pos.numpy())], task.vocab.pad, task.vocab.eos)
+    logits = ex.forward_stage1(W, g1, ex.init_stage1(W, g1, var), batch.ids, batch.pos, linear=True)
+    assert match_accuracy(logits, batch) >= 0.9
+    assert not torch.allclose(logits, batch.orig, atol=1e-3)  # the approximation is not the identity
+
+
+def test_stage1_mask_to_paths_is_exact(setup):
+    model, batch, W, g1, var = setup
+    C = randomize(ex.init_stage1(W, g1, var))
+    for seed in range(3):
+        on = torch.rand(1, g1.n_edges, generator=torch.Generator().manual_seed(seed)) < 0.75
+        keep = g1.dag().live_edges(on)[0]
+        expected = ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=keep[None].to(W.wte.dtype))
+        g, Cp = ex.paths_from_stage1(W, g1, C, keep)
+        assert (ex.forward_paths(W, g, Cp, batch.ids, batch.pos) - expected).abs().max() < 1e-9
+
+
+def test_stage2_fold_and_stage3_are_exact(setup):
+    model, batch, W, g1, var = setup
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    g, C = ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool))
+    C = randomize(C, seed=1)
+    edges = g.stage2_edges()
+    on = torch.rand(1, len(edges), generator=torch.Generator().manual_seed(3)) < 0.85
+    keep = g.stage2_dag().live_edges(on)[0]
+    assert 0 < int(keep.sum()) < len(edges)
+    expected = ex.forward_paths(W, g, C, batch.ids, batch.pos, mask=keep[None].to(W.wte.dtype))
+    g2, C2 = ex.fold_stage2(W, g, C, keep.tolist())
+    assert (ex.forward_paths(W, g2, C2, batch.ids, batch.pos) - expected).abs().max() < 1e-9
+    g3, C3 = ex.stage3_from_stage2(W, g2, C2)
+    assert g3.n_terms() > 0
+    assert (ex.forward_paths(W, g3, C3, batch.ids, batch.pos) - expected).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("form", ["stage2", "stage3", "stage3_masked"])
+def test_program_reproduces_the_path_executor(setup, form):
+    model, batch, W, g1, var = setup
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    g, C = ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool))
+    if form != "stage2":
+        g, C = ex.stage3_from_stage2(W, g, C)
+        C = randomize(C, seed=2)
+    if form == "stage3_masked":
+        from baselines.decompile.graph import apply_stage3_mask
+
+        keep = (torch.rand(len(g.stage3_edges()), generator=torch.Generator().manual_seed(5)) < 0.5).tolist()
+        g = apply_stage3_mask(g, keep)
+    expected = ex.forward_paths(W, g, C, batch.ids, batch.pos)
+    program = build_program(W, g, C, "token")
+    assert (program_logits(program, batch) - expected).abs().max() < 1e-4
+    again = rasp.Program.from_json(program.to_json())
+    assert (program_logits(again, batch) - expected).abs().max() < 1e-4
+    reference = rasp.evaluate_reference(program, batch.ids[0, :5].tolist())["logits"]
+    assert np.abs(np.array(reference) - expected[0, :5].numpy()).max() < 1e-4
