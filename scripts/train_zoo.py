@@ -90,8 +90,10 @@ PLAN: list[Plan] = [
 
 
 #: Candidates tried after the whole plan, while the budget lasts, for main models that did not
-#: length-generalize with the first architecture (counting modulo 2 and 4 is slow to learn).
-SECOND_PASS: dict[str, tuple[str, ...]] = {"aastar": ("1x1x64",), "ababstar": ("1x1x64",), "aaaastar": ("1x1x64",)}
+#: length-generalize with the first architecture (published models of these tasks did).
+SECOND_PASS: dict[str, tuple[str, ...]] = {
+    name: ("1x1x64",) for name in ("aastar", "ababstar", "d2", "tomita4", "012_0_2", "aaaastar")
+}
 
 
 def log(msg: str) -> None:
