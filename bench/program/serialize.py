@@ -88,6 +88,8 @@ def check_depth(obj, limit: int = MAX_JSON_DEPTH) -> None:
             children = value.values()
         elif isinstance(value, (list, tuple)):
             children = value
+            if not _CONTAINERS & set(map(type, value)):  # a flat list of numbers: nothing to descend into
+                continue
         else:
             continue
         seen += 1
@@ -96,6 +98,9 @@ def check_depth(obj, limit: int = MAX_JSON_DEPTH) -> None:
         for child in children:
             if isinstance(child, (dict, list, tuple)):
                 stack.append((child, level + 1))
+
+
+_CONTAINERS = {dict, list, tuple}
 
 
 class _Placeholder(Tokens):

@@ -98,8 +98,11 @@ def assign_ids(nodes: list[Node], problems: list[str]) -> dict[Node, str]:
 
 
 def basis_sizes(nodes, ids, vocab_size: int, n_positions: int, problems: list[str]) -> dict[str, int]:
+    """Every basis name -> size. A custom basis is sized where it is used with a size
+    (``Basis("c", 4)``); other uses may name it alone (``basis="c"``)."""
     sizes = {"tokens": vocab_size, "positions": n_positions, "bool": 2}
     first: dict[str, str] = {}
+    unsized: list[tuple[str, str]] = []
     for node in nodes:
         for basis in node.bases():
             where = f"node {ids[node]!r} ({node.op})"
@@ -111,6 +114,9 @@ def basis_sizes(nodes, ids, vocab_size: int, n_positions: int, problems: list[st
                 if size is not None and size != sizes[basis.name]:
                     problems.append(f"{where}: basis {basis.name} has size {sizes[basis.name]}, not {size}")
                 continue
+            if size is None:
+                unsized.append((where, basis.name))
+                continue
             if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_BASIS_SIZE:
                 problems.append(f"{where}: basis {basis.name} needs a size in 1..{MAX_BASIS_SIZE}, got {size!r}")
                 continue
@@ -120,6 +126,9 @@ def basis_sizes(nodes, ids, vocab_size: int, n_positions: int, problems: list[st
                 continue
             sizes[basis.name] = size
             first.setdefault(basis.name, ids[node])
+    for where, name in unsized:
+        if name not in sizes:
+            problems.append(f"{where}: basis {name} has no size (write Basis({name!r}, n) where it is first used)")
     return sizes
 
 
