@@ -39,6 +39,11 @@ def list_tasks(fingerprints: bool = True) -> str:
     return tabulate(rows, headers=headers, disable_numparse=True)
 
 
+def _vocabulary(task: Task) -> str:
+    tokens = task.vocab.tokens
+    return " ".join(tokens) if len(tokens) <= 34 else f"{tokens[0]} .. {' '.join(tokens[-5:])}"
+
+
 def _allowed(task: Task, bits) -> str:
     return "{" + ",".join(tok for tok, bit in zip(task.vocab.tokens, bits) if bit) + "}"
 
@@ -56,7 +61,7 @@ def show_task(name: str, n: int = 3, split: str = "test_0_50") -> str:
     lines = [
         f"{task.name} (version {task.version}, {task.kind}): {task.description}",
         f"layout: {task.layout}   L: {task.length_measure}, {task.length_rule}",
-        f"vocabulary ({task.vocab_size}): {' '.join(task.vocab.tokens) if task.vocab_size <= 34 else task.vocab.tokens[0] + ' .. ' + ' '.join(task.vocab.tokens[-5:])}",
+        f"vocabulary ({task.vocab_size}): {_vocabulary(task)}",
         f"n_positions: {task.n_positions}   {split}: {dataset.num_rows} sequences, fingerprint {split_fingerprint(dataset)}",
     ]
     for i, row in enumerate(dataset.select(range(min(n, dataset.num_rows)))):

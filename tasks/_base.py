@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import MAX_LENGTH, LanguageTask, TaskError, TokenTask
+from bench.task import DFA, MAX_LENGTH, LanguageTask, TaskError, TokenTask
 
 #: The version of every task module's first release (see each module's history).
 VERSION = "1.0"
@@ -69,6 +69,21 @@ class DistinctInputTask(TokenTask):
 
     def check_input(self, x: list[int]) -> None:
         require_distinct(self, x)
+
+
+def language_fields(name: str, symbols, description: str, dfa: DFA, min_length: int = 1) -> dict:
+    """The fields of a language task; all share the layout and ``n_positions`` (TASKS.md)."""
+    return dict(
+        name=name,
+        version=VERSION,
+        symbols=tuple(symbols),
+        n_positions=152,
+        min_length=min_length,
+        layout="<bos> s <eos>",
+        length_measure="string length",
+        description=description,
+        dfa=dfa,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.task import DFA, LanguageTask, register_task
-from tasks._base import VERSION
+from tasks._base import language_fields
 
 OPEN, CLOSE = 0, 1  # a, b
 
@@ -69,18 +69,8 @@ class BoundedDyck(LanguageTask):
 
 
 def _make(max_depth: int) -> BoundedDyck:
-    return BoundedDyck(
-        name=f"d{max_depth}",
-        version=VERSION,
-        symbols=("a", "b"),
-        n_positions=152,
-        min_length=1,
-        layout="<bos> s <eos>",
-        length_measure="string length",
-        description=f"Balanced a/b brackets nested at most {max_depth} deep.",
-        dfa=dyck_dfa(max_depth),
-        max_depth=max_depth,
-    )
+    description = f"Balanced a/b brackets nested at most {max_depth} deep."
+    return BoundedDyck(**language_fields(f"d{max_depth}", "ab", description, dyck_dfa(max_depth)), max_depth=max_depth)
 
 
 @register_task

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.task import DFA, LanguageTask, register_task
-from tasks._base import VERSION, RepeatedWordLanguage, shuffled
+from tasks._base import RepeatedWordLanguage, language_fields, shuffled
 
 # Rows list the next state for each symbol in alphabet order; the first row is the start.
 AASTAR = DFA.from_table({"even": "odd", "odd": "even"}, accepting=["even"])
@@ -95,17 +95,7 @@ class ZOTZTLanguage(LanguageTask):
 
 
 def _fields(name: str, symbols: str, expression: str, dfa: DFA, min_length: int = 1) -> dict:
-    return dict(
-        name=name,
-        version=VERSION,
-        symbols=tuple(symbols),
-        n_positions=152,
-        min_length=min_length,
-        layout="<bos> s <eos>",
-        length_measure="string length",
-        description=f"The language {expression}.",
-        dfa=dfa,
-    )
+    return language_fields(name, symbols, f"The language {expression}.", dfa, min_length)
 
 
 @register_task

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.task import DFA, LanguageTask, register_task
-from tasks._base import BITS, VERSION, RepeatedWordLanguage, draw_weighted, shuffled
+from tasks._base import BITS, RepeatedWordLanguage, draw_weighted, language_fields, shuffled
 
 # Rows list the next state for the symbols 0 and 1; the first row is the start.
 TOMITA1 = DFA.from_table({"q0": "dead q0", "dead": "dead dead"}, accepting=["q0"])
@@ -138,17 +138,7 @@ class Tomita7(LanguageTask):
 
 
 def _fields(number: int, language: str, dfa: DFA, min_length: int = 1) -> dict:
-    return dict(
-        name=f"tomita{number}",
-        version=VERSION,
-        symbols=BITS,
-        n_positions=152,
-        min_length=min_length,
-        layout="<bos> s <eos>",
-        length_measure="string length",
-        description=f"Tomita {number}: {language}.",
-        dfa=dfa,
-    )
+    return language_fields(f"tomita{number}", BITS, f"Tomita {number}: {language}.", dfa, min_length)
 
 
 @register_task
