@@ -38,7 +38,7 @@ def random_batch(model, n: int = 6, T: int = 12, seed: int = 1) -> DataBatch:
     gen = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, model.cfg.vocab_size, (n, T), generator=gen)
     pos = torch.arange(T).expand(n, T)
-    return DataBatch(ids, pos, torch.ones(n, T, dtype=torch.bool), model_logits(model, ids, pos), "token")
+    return DataBatch(ids, pos, torch.ones(n, T, dtype=torch.bool), model_logits(model, ids, pos), "token", torch.full((n,), T))
 
 
 @pytest.fixture(scope="module")

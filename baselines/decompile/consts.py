@@ -33,6 +33,11 @@ class Consts:
         copy = lambda d: {k: v.detach().clone() for k, v in d.items()}  # noqa: E731
         return Consts(copy(self.log_var), copy(self.o), copy(self.a), copy(self.c))
 
+    def to(self, dtype: torch.dtype) -> "Consts":
+        """A detached copy in ``dtype``."""
+        conv = lambda d: {k: v.detach().to(dtype).clone() for k, v in d.items()}  # noqa: E731
+        return Consts(conv(self.log_var), conv(self.o), conv(self.a), conv(self.c))
+
     def trainable(self, names=("log_var", "o", "a", "c")) -> "Consts":
         """A copy whose tensors in ``names`` require gradients."""
         out = self.detached()

@@ -24,6 +24,7 @@ class DataBatch:
     mask: torch.Tensor  # (B, T) bool: scored positions
     orig: torch.Tensor  # (B, T, V) the model's logits (float64)
     kind: str  # "token" or "token_set"
+    lengths: torch.Tensor  # (B,) real tokens per sequence
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -31,11 +32,19 @@ class DataBatch:
     def repeat(self, times: int) -> "DataBatch":
         """Each sequence repeated ``times`` times in a row (for independent per-row masks)."""
         r = lambda x: x.repeat_interleave(times, dim=0)  # noqa: E731
-        return DataBatch(r(self.ids), r(self.pos), r(self.mask), r(self.orig), self.kind)
+        return DataBatch(r(self.ids), r(self.pos), r(self.mask), r(self.orig), self.kind, r(self.lengths))
 
-    def rows(self, start: int, stop: int) -> "DataBatch":
-        return DataBatch(self.ids[start:stop], self.pos[start:stop], self.mask[start:stop], self.orig[start:stop],
-                         self.kind)
+    def select(self, index: torch.Tensor) -> "DataBatch":
+        """The rows ``index``, trimmed to their longest real length (attention costs T^2)."""
+        width = max(1, int(self.lengths[index].max())) if len(index) else 1
+        return DataBatch(self.ids[index, :width], self.pos[index, :width], self.mask[index, :width],
+                         self.orig[index, :width], self.kind, self.lengths[index])
+
+    def chunks(self, size: int = 128):
+        """Length-sorted, trimmed chunks covering every row once (for fast evaluation)."""
+        order = torch.argsort(self.lengths)
+        for start in range(0, len(order), size):
+            yield self.select(order[start:start + size])
 
 
 def model_logits(model, ids: torch.Tensor, pos: torch.Tensor, chunk: int = 256) -> torch.Tensor:
@@ -49,7 +58,7 @@ def sample(task, model, n: int, lo: int, hi: int, *, offsets: bool = False) -> D
     ids, pos = model_inputs(batch, model.cfg.n_positions)
     ids_t, pos_t = torch.from_numpy(ids), torch.from_numpy(pos)
     return DataBatch(ids_t, pos_t, torch.from_numpy(np.asarray(batch.label_mask, dtype=bool)),
-                     model_logits(model, ids_t, pos_t), task.kind)
+                     model_logits(model, ids_t, pos_t), task.kind, torch.as_tensor(np.asarray(batch.lengths)))
 
 
 def distill_loss(pred: torch.Tensor, batch: DataBatch) -> torch.Tensor:
@@ -61,7 +70,7 @@ def distill_loss(pred: torch.Tensor, batch: DataBatch) -> torch.Tensor:
     m = batch.mask
     if not bool(m.any()):
         return pred.sum() * 0.0
-    p, q = pred[m], batch.orig[m]  # (N, V)
+    p, q = pred[m], batch.orig[m].to(pred.dtype)  # (N, V)
     if batch.kind == "token":
         logp_orig = torch.log_softmax(q, -1)
         return (logp_orig.exp() * (logp_orig - torch.log_softmax(p, -1))).mean()
@@ -79,3 +88,12 @@ def sequence_match(pred: torch.Tensor, batch: DataBatch) -> torch.Tensor:
 
 def match_accuracy(pred: torch.Tensor, batch: DataBatch) -> float:
     return float(sequence_match(pred, batch).double().mean()) if len(batch) else float("nan")
+
+
+def chunked_match_accuracy(forward, data: DataBatch, size: int = 128) -> float:
+    """Match accuracy of ``forward(batch) -> logits`` over length-sorted trimmed chunks of ``data``."""
+    hits = 0
+    with torch.no_grad():
+        for chunk in data.chunks(size):
+            hits += int(sequence_match(forward(chunk), chunk).sum())
+    return hits / max(len(data), 1)

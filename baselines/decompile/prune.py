@@ -1,0 +1,199 @@
+"""The three pruning stages and the simplified λ sweep (DECOMPILE.md 3, with the section-7 simplifications).
+
+One loop (:func:`train_masks`) trains any stage: per step, a batch of
+``n_distinct`` sequences each repeated ``repeats`` times, an independent UGS
+mask per row (dangling edges removed in stages 1 and 2), the distillation
+loss plus λ Σ sigmoid(θ), and AdamW (weight decay 0) on the masks (lr 0.1,
+betas (0.9, 0.995), gradient-norm clip 5), σ (lr 0.1), the ablation and
+query-bias constants a, c (lr 0.002) and the pre-LN constants o (lr 1e-4).
+The nominal step count is extended (up to 3x) while some θ is in (-1, 1) at
+a 50-step check; a run stops when every θ < -2.
+
+Simplifications (section 7): a fixed λ grid instead of the bisection sweep,
+one stage-1 point carried to stage 2 and one stage-2 point to stage 3, no
+500-step pre-training of o / c (they start at their exact values: every
+conversion between stages is exact, so the all-on next-stage graph equals the
+chosen previous-stage graph), a fixed seeded evaluation set, and the
+training data drawn from a pool sampled once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import executors as ex
+from .consts import Consts
+from .data import DataBatch, chunked_match_accuracy, distill_loss, sample
+from .graph import Stage1Graph, apply_stage3_mask
+from .masks import UGSMaskSampler
+
+LR = {"log_var": 0.1, "a": 0.002, "c": 0.002, "o": 1e-4}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    stage: int
+    lam: float
+    n_edges: int
+    acc: float
+    graph: object  # Stage1 keep mask (stage 1) or PathGraph (stages 2, 3)
+    consts: Consts
+    steps: int
+
+
+class Pool:
+    """Training sequences sampled once, served as repeated mini-batches."""
+
+    def __init__(self, task, model, cfg, n: int = 1024):
+        self.data = sample(task, model, n, 0, cfg.max_length, offsets=cfg.offsets)
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.cfg = cfg
+
+    def batch(self) -> DataBatch:
+        idx = torch.randint(0, len(self.data), (self.cfg.n_distinct,), generator=self.gen)
+        return self.data.select(idx).repeat(self.cfg.repeats)
+
+
+def train_masks(forward, n_edges: int, dag, consts: Consts, lam: float, steps: int, pool: Pool, cfg,
+                deadline: float) -> tuple[torch.Tensor, Consts, int]:
+    """Train one run; returns (hard mask after dangling removal, trained constants, steps run)."""
+    torch.manual_seed(cfg.seed)
+    dtype = next(iter(consts.log_var.values())).dtype
+    sampler = UGSMaskSampler(n_edges, cfg.theta0, dtype)
+    C = consts.trainable()
+    groups = [{"params": [sampler.theta], "lr": cfg.lr_mask, "betas": (0.9, 0.995)}]
+    for name, tensors in C.groups().items():
+        if tensors:
+            groups.append({"params": tensors, "lr": LR[name]})
+    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    step, limit = 0, steps
+    while step < limit and step < 3 * steps and time.perf_counter() < deadline:
+        batch = pool.batch()
+        m = sampler.sample(len(batch), gen)
+        if dag is not None:
+            m = m * dag.live_edges(m.detach() > 0).to(m.dtype)
+        loss = distill_loss(forward(C, batch, m), batch) + lam * sampler.penalty()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([sampler.theta], 5.0)
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            theta = sampler.theta.detach()
+            if bool((theta < -2).all()):
+                break
+            if bool(((theta > -1) & (theta < 1)).any()) and limit - step < 50:
+                limit = step + 50
+    hard = sampler.hard()
+    if dag is not None:
+        hard = dag.live_edges(hard[None])[0]
+    return hard, C.detached(), step
+
+
+def _evaluate(W, g, C, eval_set) -> float:
+    return chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set)
+
+
+def stage1(W, g1: Stage1Graph, C1: Consts, pool, eval_set, cfg, deadline) -> list[RunResult]:
+    dag = g1.dag()
+
+    def forward(C, batch, m):
+        return ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m)
+
+    results = []
+    for lam in cfg.lambdas1:
+        if time.perf_counter() > deadline:
+            break
+        keep, C, steps = train_masks(forward, g1.n_edges, dag, C1, lam, cfg.steps1, pool, cfg, deadline)
+        if not bool(keep.any()):
+            results.append(RunResult(1, lam, 0, 0.0, keep, C, steps))
+            continue
+        g, Cp = ex.paths_from_stage1(W, g1, C, keep)
+        results.append(RunResult(1, lam, int(keep.sum()), _evaluate(W, g, Cp, eval_set), (g, Cp), C, steps))
+    return results
+
+
+def stage2(W, g, C, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
+    edges = g.stage2_edges()
+    dag = g.stage2_dag()
+
+    def forward(Ct, batch, m):
+        return ex.forward_paths(W, g, Ct, batch.ids, batch.pos, mask=m)
+
+    results = []
+    for lam in lams:
+        if time.perf_counter() > deadline:
+            break
+        keep, Ct, steps = train_masks(forward, len(edges), dag, C, lam, cfg.steps2, pool, cfg, deadline)
+        if not bool(keep.any()):
+            continue
+        g2, C2 = ex.fold_stage2(W, g, Ct, keep.tolist())
+        results.append(RunResult(2, lam, int(keep.sum()), _evaluate(W, g2, C2, eval_set), (g2, C2), Ct, steps))
+    return results
+
+
+def stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
+    edges = g3.stage3_edges()
+
+    def forward(Ct, batch, m):
+        return ex.forward_paths(W, g3, Ct, batch.ids, batch.pos, mask=m)
+
+    results = []
+    for lam in lams:
+        if time.perf_counter() > deadline:
+            break
+        keep, Ct, steps = train_masks(forward, len(edges), None, C3, lam, cfg.steps3, pool, cfg, deadline)
+        gk = apply_stage3_mask(g3, keep.tolist())
+        results.append(RunResult(3, lam, int(keep.sum()), _evaluate(W, gk, Ct, eval_set), (gk, Ct), Ct, steps))
+    return results
+
+
+def choose(results: list[RunResult], floor: float) -> RunResult | None:
+    """The run with the fewest edges whose accuracy reaches ``floor`` (ties: higher accuracy)."""
+    ok = [r for r in results if r.acc >= floor]
+    return min(ok, key=lambda r: (r.n_edges, -r.acc)) if ok else None
+
+
+def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, start: float):
+    """Stages 1-3; returns ((PathGraph in stage-3 form, Consts), report)."""
+    deadline = start + cfg.time_budget_s
+    pool = Pool(task, model, cfg)
+    report: dict = {"runs": []}
+    keep_all = torch.ones(g1.n_edges, dtype=torch.bool)
+    g_full, C_full = ex.paths_from_stage1(W, g1, C1, keep_all)
+    acc_full = _evaluate(W, g_full, C_full, eval_set)
+    base = RunResult(1, 0.0, g1.n_edges, acc_full, (g_full, C_full), C1, 0)
+
+    def log(results):
+        report["runs"] += [{"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4),
+                            "steps": r.steps} for r in results]
+
+    def floor_for(prev: RunResult) -> float:
+        return cfg.target_acc if prev.acc >= cfg.target_acc else prev.acc - 0.02
+
+    r1 = stage1(W, g1, C1, pool, eval_set, cfg, deadline)
+    log(r1)
+    best1 = choose(r1 + [base], floor_for(base)) or base
+    g, C = best1.graph
+    report["stage1"] = {"lambda": best1.lam, "edges": best1.n_edges, "acc": best1.acc}
+    lams = [best1.lam * f for f in cfg.lambdas23_factors] if best1.lam > 0 else [cfg.lambdas1[0]]
+
+    prev2 = RunResult(2, 0.0, len(g.stage2_edges()), best1.acc, (g, C), C, 0)
+    r2 = stage2(W, g, C, lams, pool, eval_set, cfg, deadline)
+    log(r2)
+    best2 = choose(r2 + [prev2], floor_for(best1)) or prev2
+    g2, C2 = best2.graph
+    report["stage2"] = {"lambda": best2.lam, "edges": best2.n_edges, "acc": best2.acc}
+
+    g3, C3 = ex.stage3_from_stage2(W, g2, C2)
+    prev3 = RunResult(3, 0.0, g3.n_terms(), best2.acc, (g3, C3), C3, 0)
+    r3 = stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) if g3.n_terms() else []
+    log(r3)
+    best3 = choose(r3 + [prev3], floor_for(best2)) or prev3
+    report["stage3"] = {"lambda": best3.lam, "terms": best3.n_edges, "acc": best3.acc}
+    report["stage"] = "stage3"
+    return best3.graph, report
