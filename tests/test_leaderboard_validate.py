@@ -323,3 +323,17 @@ def test_cli_exit_codes_and_report(good, copy, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", "--max-drop", "0.1"])
     assert exit_info.value.code == 2
+
+
+def test_harness_scores_exactly_as_bench_evaluate(harness):
+    """The harness shares model predictions between submissions; the figures must not change."""
+    needs_zoo()
+    for model_id in MODELS:
+        ref = hub.load_reference(model_id)
+        task = get_task(ref.task_name)
+        program = program_for(task)
+        assert harness.load_model(model_id) == ref.sha256
+        for limit in (LIMIT, 7):
+            expected = score_program(program, ref.model, task, load_splits(task), limit)
+            assert harness.score(program, task, limit) == expected
+            assert harness.score(program, task, limit) == expected  # from the cache

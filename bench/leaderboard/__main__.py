@@ -84,8 +84,8 @@ def _folders(paths: list[Path], root: Path) -> list[Path]:
     return submission_folders(root)
 
 
-def _progress(folder: Path) -> None:
-    print(f"validating {folder.as_posix()} ...", file=sys.stderr, flush=True)
+def _progress(line: str) -> None:
+    print(f"{line} ...", file=sys.stderr, flush=True)
 
 
 def report(verdicts: list[Verdict], stream=None) -> None:

@@ -3,13 +3,20 @@
 :class:`Harness` is the bridge between a submission and the live benchmark:
 the zoo manifest, the registered tasks and their frozen splits, loading a
 reference model (through :mod:`bench.hub`, weights verified), parsing a
-program, and scoring it with :func:`bench.evaluate.score_program` -- the same
-code that produced the submitted figures. It caches what is expensive and
-shared between submissions (splits, models) for the length of one command.
+program, and scoring it.
+
+Scoring is :func:`bench.evaluate.score_program` taken apart so that the
+expensive half is shared: validation re-scores every submission's program for
+one model in a row, and the model's predictions on each bin (the same batches
+``score_program`` makes, :data:`bench.evaluate.BATCH_SIZE` sequences each)
+are computed once and kept while that model is current. The counts are the
+harness's own :class:`bench.scoring.BinCounts`, so the figures are exactly
+those ``bench.evaluate`` reports (``tests/test_leaderboard_validate.py``
+checks the equality).
 
 Fresh re-scoring (:meth:`Harness.score_fresh`) samples new test sequences the
 submitter never saw: per (task, bin) the same length range and number of
-sequences as the frozen split, positions from 0, drawn with
+sequences as were scored, positions from 0, drawn with
 ``numpy.random.default_rng`` seeded by :func:`fresh_seed` from the given seed,
 the task name and the bin. Every model of a task sees the same fresh
 sequences, so methods stay comparable.
@@ -45,15 +52,19 @@ def fresh_seed(seed: int, task_name: str, bin_name: str) -> int:
 
 
 class Harness:
-    """The live benchmark, as validation sees it (the real modules, imported on first use)."""
+    """The live benchmark, as validation sees it (the real modules, imported on first use).
 
-    batch_size = 250
+    One model is current at a time (:meth:`load_model`); its predictions are
+    cached until another model is loaded.
+    """
 
     def __init__(self) -> None:
         self._splits: dict[str, object] = {}
         self._fingerprints: dict[str, dict[str, str]] = {}
-        self._models: dict[str, tuple[object, str]] = {}
-        self._fresh: dict[tuple[str, str, int, int], list] = {}
+        self._model_id: str | None = None
+        self._model = None
+        self._sha256: str | None = None
+        self._scored: dict[tuple, list] = {}  # (bin, limit or fresh key) -> [(batch, model prediction)]
 
     # ----- the zoo -------------------------------------------------------------------
     @cached_property
@@ -73,18 +84,20 @@ class Harness:
             for model_id, entry in hub.load_manifest()["models"].items()
         }
 
-    def load_model(self, model_id: str):
-        """``(model, weights_sha256)`` of a zoo model, loaded and verified by :mod:`bench.hub`."""
-        if model_id not in self._models:
+    def load_model(self, model_id: str) -> str:
+        """Make a zoo model current (loaded and verified by :mod:`bench.hub`); returns its weights' sha256."""
+        if model_id != self._model_id:
             import torch
 
             from bench import hub
 
             # Small models on shared CPUs: more threads mostly wait on each other (20x slower measured).
             torch.set_num_threads(1)
+            self._model_id = self._model = self._sha256 = None
+            self._scored = {}
             ref = hub.load_reference(model_id)
-            self._models = {model_id: (ref.model, ref.sha256)}  # one at a time: models can be large
-        return self._models[model_id]
+            self._model_id, self._model, self._sha256 = model_id, ref.model, ref.sha256
+        return self._sha256
 
     # ----- tasks and splits ----------------------------------------------------------
     def task(self, name: str):
@@ -97,7 +110,7 @@ class Harness:
         if task.name not in self._splits:
             from bench.splits import load_splits
 
-            self._splits[task.name] = load_splits(task)
+            self._splits = {task.name: load_splits(task)}  # one task at a time
         return self._splits[task.name]
 
     def fingerprints(self, task) -> dict[str, str]:
@@ -121,36 +134,42 @@ class Harness:
 
         check_program_fits(program, task)
 
-    def score(self, program, model, task, limit: int | None) -> dict[str, BinMetrics]:
-        """Per-bin metrics on the frozen splits, exactly as ``bench.evaluate`` computes them."""
-        from bench.evaluate import score_program
+    def score(self, program, task, limit: int | None) -> dict[str, BinMetrics]:
+        """Per-bin metrics against the current model on the frozen splits, as ``score_program`` computes them."""
+        from bench.evaluate import BATCH_SIZE
+        from bench.splits import split_batches
 
-        return score_program(program, model, task, self.splits(task), limit)
+        def batches(bin_name):
+            return split_batches(task, self.splits(task)[bin_name], batch_size=BATCH_SIZE, limit=limit)
 
-    def score_fresh(self, program, model, task, sizes: dict[str, int], seed: int) -> dict[str, BinMetrics]:
-        """Per-bin metrics on fresh sequences: ``sizes[bin]`` of them per bin (see module docstring)."""
+        return {b: self._count(program, task, (b, limit), lambda b=b: batches(b)) for b in BINS}
+
+    def score_fresh(self, program, task, sizes: dict[str, int], seed: int) -> dict[str, BinMetrics]:
+        """Per-bin metrics against the current model on fresh sequences, ``sizes[bin]`` per bin."""
+        return {
+            b: self._count(program, task, (b, "fresh", sizes[b], seed), lambda b=b: self._fresh_batches(task, b, sizes[b], seed))
+            for b in BINS
+        }
+
+    def _count(self, program, task, key: tuple, make_batches) -> BinMetrics:
         from bench.predict import predict
         from bench.program import run_program
         from bench.scoring import BinCounts
 
-        metrics = {}
-        for bin_name in BINS:
-            counts = BinCounts()
-            for batch in self._fresh_batches(task, bin_name, sizes[bin_name], seed):
-                counts.add(batch, predict(model, batch, task.kind), run_program(program, batch))
-            metrics[bin_name] = counts.metrics()
-        return metrics
+        if self._model is None:
+            raise RuntimeError("load_model first: scores are against the current model")
+        if key not in self._scored:
+            self._scored[key] = [(batch, predict(self._model, batch, task.kind)) for batch in make_batches()]
+        counts = BinCounts()
+        for batch, model_prediction in self._scored[key]:
+            counts.add(batch, model_prediction, run_program(program, batch))
+        return counts.metrics()
 
     def _fresh_batches(self, task, bin_name: str, n: int, seed: int) -> list:
-        key = (task.name, bin_name, n, seed)
-        if key not in self._fresh:
-            from bench.task import TEST_SPLITS
+        from bench.evaluate import BATCH_SIZE
+        from bench.task import TEST_SPLITS
 
-            lo, hi = TEST_SPLITS[bin_name]
-            rng = np.random.default_rng(fresh_seed(seed, task.name, bin_name))
-            sequences = [task.sample(task.draw_length(lo, hi, rng), rng) for _ in range(n)]
-            self._fresh = {k: v for k, v in self._fresh.items() if k[0] == task.name}  # keep one task's
-            self._fresh[key] = [
-                task.collate(sequences[start : start + self.batch_size]) for start in range(0, n, self.batch_size)
-            ]
-        return self._fresh[key]
+        lo, hi = TEST_SPLITS[bin_name]
+        rng = np.random.default_rng(fresh_seed(seed, task.name, bin_name))
+        sequences = [task.sample(task.draw_length(lo, hi, rng), rng) for _ in range(n)]
+        return [task.collate(sequences[start : start + BATCH_SIZE]) for start in range(0, n, BATCH_SIZE)]

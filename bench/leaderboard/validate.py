@@ -113,11 +113,17 @@ class Verdict:
 
 def validate_submission(folder: Path, harness, options: Options = Options()) -> Verdict:
     """Check one submission folder; never raises for anything wrong in the folder."""
-    folder = Path(folder)
+    verdict, checks = _static_checks(Path(folder), harness, options)
+    _rescore(checks, harness)
+    return verdict
+
+
+def _static_checks(folder: Path, harness, options: Options) -> tuple[Verdict, list[_ModelCheck]]:
+    """Everything but running programs; returns the model checks whose programs can be re-scored."""
     verdict = Verdict(folder)
     if not folder.is_dir():
         verdict.problems.append(Problem(folder.as_posix(), "", "not a folder"))
-        return verdict
+        return verdict, []
     manifest_file = (folder / SUBMISSION_FILE).as_posix()
     try:
         verdict.submission = read_submission(folder / SUBMISSION_FILE)
@@ -126,17 +132,30 @@ def validate_submission(folder: Path, harness, options: Options = Options()) -> 
     results_file = (folder / RESULTS_FILE).as_posix()
     if not (folder / RESULTS_FILE).is_file():
         verdict.problems.append(Problem(results_file, "", "missing file (write it with python -m bench.evaluate --out)"))
-        return verdict
+        return verdict, []
     try:
         verdict.results = load_results(folder / RESULTS_FILE)
     except ResultsError as exc:
         verdict.problems += [_problem(results_file, p) for p in _results_problems(str(exc), results_file)]
-        return verdict
+        return verdict, []
     _check_run(verdict, harness, options)
-    for index, result in enumerate(verdict.results.models):
-        _ModelCheck(verdict, index, result, harness, options).run()
+    checks = [_ModelCheck(verdict, i, result, harness, options) for i, result in enumerate(verdict.results.models)]
+    ready = [check for check in checks if check.static()]
     _check_summary(verdict)
-    return verdict
+    wanted = options.rescore or options.fresh_seed is not None
+    return verdict, ready if wanted else []
+
+
+def _rescore(checks: list[_ModelCheck], harness, progress=None) -> None:
+    """Run the programs, model by model: each model is loaded once for every submission that uses it."""
+    by_model: dict[str, list[_ModelCheck]] = {}
+    for check in checks:
+        by_model.setdefault(check.result.model.id, []).append(check)
+    for model_id in sorted(by_model):
+        if progress:
+            progress(f"re-scoring {len(by_model[model_id])} program(s) of {model_id}")
+        for check in by_model[model_id]:
+            check.rescore()
 
 
 def _results_problems(message: str, results_file: str) -> list[str]:
@@ -215,16 +234,14 @@ class _ModelCheck:
     def add(self, where: str, message: str, file: str | None = None) -> None:
         self.verdict.problems.append(Problem(file or self.file, f"{self.where}.{where}" if where else self.where, message))
 
-    def run(self) -> None:
+    def static(self) -> bool:
+        """Every check short of running the program; whether the program can be re-scored."""
         known_model = self.check_model()
         known_task = self.check_task()
         if self.result.status == "error":
             self.check_failure_record()
-            return
-        if not self.check_program() or not (known_model and known_task):
-            return
-        if self.options.rescore or self.options.fresh_seed is not None:
-            self.rescore()
+            return False
+        return self.check_program() and known_model and known_task
 
     def check_model(self) -> bool:
         info = self.result.model
@@ -332,11 +349,12 @@ class _ModelCheck:
         return True
 
     def rescore(self) -> None:
+        """Re-score on the frozen splits (and fresh sequences, if asked) against the loaded model."""
         from bench.model import ModelError
 
         r = self.result
         try:
-            model, digest = self.harness.load_model(r.model.id)
+            digest = self.harness.load_model(r.model.id)
         except ModelError as exc:
             self.add("model.id", f"cannot load the reference model: {exc}")
             return
@@ -345,7 +363,7 @@ class _ModelCheck:
             return
         if self.options.rescore:
             try:
-                metrics = self.harness.score(self.program, model, self.task, self.verdict.results.limit)
+                metrics = self.harness.score(self.program, self.task, self.verdict.results.limit)
             except Exception as exc:  # noqa: BLE001 -- an untrusted program that breaks the interpreter is a rejection
                 self.add("program_file", f"re-scoring {r.program_file} failed: {type(exc).__name__}: {exc}")
                 return
@@ -354,13 +372,13 @@ class _ModelCheck:
                     _compare(self.verdict, self.file, f"{self.where}.metrics.{bin_name}.{f.name}",
                              getattr(r.metrics[bin_name], f.name), getattr(metrics[bin_name], f.name), "re-scored")
         if self.options.fresh_seed is not None:
-            self.fresh(model)
+            self.fresh()
 
-    def fresh(self, model) -> None:
+    def fresh(self) -> None:
         r = self.result
         sizes = {b: r.metrics[b].n_sequences for b in BINS}
         try:
-            metrics = self.harness.score_fresh(self.program, model, self.task, sizes, self.options.fresh_seed)
+            metrics = self.harness.score_fresh(self.program, self.task, sizes, self.options.fresh_seed)
         except Exception as exc:  # noqa: BLE001 -- as in rescore
             self.add("program_file", f"scoring {r.program_file} on fresh sequences failed: {type(exc).__name__}: {exc}")
             return
@@ -383,12 +401,18 @@ def submission_folders(root: Path) -> list[Path]:
 
 
 def validate_all(folders: list[Path], harness, options: Options = Options(), progress=None) -> list[Verdict]:
-    """Validate each folder, then reject method names that two submissions share."""
-    verdicts = []
+    """Validate every folder (programs re-scored model by model), then reject shared method names.
+
+    ``progress``, if given, is called with a line of text before each step.
+    """
+    verdicts, checks = [], []
     for folder in folders:
         if progress:
-            progress(folder)
-        verdicts.append(validate_submission(folder, harness, options))
+            progress(f"checking {Path(folder).as_posix()}")
+        verdict, ready = _static_checks(Path(folder), harness, options)
+        verdicts.append(verdict)
+        checks += ready
+    _rescore(checks, harness, progress)
     owners: dict[str, list[Verdict]] = {}
     for v in verdicts:
         if v.submission is not None:
