@@ -337,3 +337,20 @@ def test_harness_scores_exactly_as_bench_evaluate(harness):
             expected = score_program(program, ref.model, task, load_splits(task), limit)
             assert harness.score(program, task, limit) == expected
             assert harness.score(program, task, limit) == expected  # from the cache
+
+
+def test_cli_build_skips_rejected_submissions(good, tmp_path, capsys):
+    """The leaderboard is strict: the toy run (2 models, 40 sequences) is skipped with its reasons."""
+    shutil.copytree(good, tmp_path / "submissions" / "toy")
+    out = tmp_path / "leaderboard"
+    args = ["build", "--submissions", str(tmp_path / "submissions"), "--out", str(out), "--no-rescore"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "skipped (rejected)" in captured.err and "limit: scored on the first 40 sequences" in captured.err
+    assert "from 0 submission(s); 1 rejected" in captured.out
+    assert "toy" not in (out / "leaderboard.csv").read_text()
+    assert main(args + ["--strict"]) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["build", "--submissions", str(tmp_path / "submissions"), "--out", str(tmp_path / "mine")]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
