@@ -273,6 +273,7 @@ def program_page_html(e: Entry, model_id: str) -> str:
     m = next(m for m in e.results.models if m.model.id == model_id)
     figures = [("task", esc(m.task.name)), ("model", esc(m.model.id)), ("success", "yes" if m.success else "no")]
     figures += [(f"match_acc {BIN_LABELS[b]}", fmt(m.metrics[b].match_acc)) for b in BINS if b in m.metrics]
+    figures += [(f"model_acc {BIN_LABELS[b]}", fmt(m.metrics[b].model_acc)) for b in BINS if b in m.metrics]
     if m.size:
         figures += [("n_ops", str(m.size.n_ops)), ("depth", str(m.size.depth)), ("n_params", str(m.size.n_params))]
     meta = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in figures)
