@@ -59,7 +59,9 @@ class Config:
     lr_a: float = 0.002
     lr_o: float = 1e-4
     match_primitives: bool = True
-    time_budget_s: float = 480.0
+    match_size: int = 384  # sequences per primitive trial (the paper: 1,200 fresh)
+    match_budget_s: float = 60.0  # extra seconds allowed for matching after the pruning budget
+    time_budget_s: float = 360.0
     seed: int = 0
 
 
@@ -103,7 +105,16 @@ class Decompile:
             report.update(pipeline_report)
         g, C = chosen
         W64 = extract_weights(model, torch.float64)  # the program is rendered from float64 weights
-        program = build_program(W64, g, C.to(torch.float64), task.kind, name=f"decompile_{task.name}")
+        C64 = C.to(torch.float64)
+        overrides = {}
+        if cfg.match_primitives and g.is_stage3 and g.heads is not None:
+            from .match_select import greedy_match
+
+            specials = {"bos": task.vocab.bos, "sep": task.vocab.sep, "eos": task.vocab.eos}
+            match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
+            overrides, report["matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials,
+                                                         start + cfg.time_budget_s + cfg.match_budget_s)
+        program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides)
         report["seconds"] = time.perf_counter() - start
         report["n_ops"] = program.n_ops
         self.last_report = report

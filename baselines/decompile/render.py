@@ -52,8 +52,10 @@ def linear_sum(terms: list, bias: np.ndarray, basis) -> rasp.Node:
 class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
-    def __init__(self, W: Weights, g: PathGraph, C: Consts):
+    def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None):
         self.W, self.g, self.C = W, g, C
+        #: replaced tables by term key (None deletes the term): ("qk", l, h, p, r), ("qb", l, h, r), ("lm", p), ("lm_bias",)
+        self.overrides = overrides or {}
         self.node: dict[int, rasp.Node] = {}
         self.E: dict[int, torch.Tensor] = {}
 
@@ -76,8 +78,10 @@ class Renderer:
                 if spec.layer == layer:
                     self._mlp(spec)
         lam = ln_matrix(W.lnf_g, C.log_var[("lm",)], W.eps)
-        terms = [(self.node[p], _np(self.E[p] @ lam @ W.wte.T)) for p in g.lm]
-        bias = _np((C.o[("lm",)] @ lam + W.lnf_b) @ W.wte.T)
+        terms = [(self.node[p], self._table(("lm", p), lambda p=p: _np(self.E[p] @ lam @ W.wte.T))) for p in g.lm]
+        terms = [t for t in terms if t[1] is not None]
+        bias = self._table(("lm_bias",), lambda: _np((C.o[("lm",)] @ lam + W.lnf_b) @ W.wte.T))
+        bias = np.zeros(W.vocab_size) if bias is None else bias
         out = linear_sum(terms, bias, "tokens").named("logits")
         return rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
 
@@ -88,8 +92,16 @@ class Renderer:
         fq = {p: self.E[p] @ ln_matrix(L.ln1_g, C.log_var[("q", h.layer, h.head)], W.eps) @ L.WQ[h.head] for p in h.q}
         fk = {r: self.E[r] @ ln_matrix(L.ln1_g, C.log_var[("k", h.layer, h.head)], W.eps) @ L.WK[h.head] for r in h.k}
         if h.terms is not None and len(h.terms) + len(h.qbias) <= MAX_TERMS:
-            terms = [rasp.score(self.node[p], self.node[r], _np(fq[p] @ fk[r].T) * scale) for p, r in h.terms]
-            terms += [rasp.key_score(self.node[r], _np(fk[r] @ C.c[(h.layer, h.head, r)]) * scale) for r in h.qbias]
+            terms = []
+            for p, r in h.terms:
+                table = self._table(("qk", h.layer, h.head, p, r), lambda p=p, r=r: _np(fq[p] @ fk[r].T) * scale)
+                if table is not None:
+                    terms.append(rasp.score(self.node[p], self.node[r], table))
+            for r in h.qbias:
+                table = self._table(("qb", h.layer, h.head, r),
+                                    lambda r=r: _np(fk[r] @ C.c[(h.layer, h.head, r)]) * scale)
+                if table is not None:
+                    terms.append(rasp.key_score(self.node[r], table))
         else:
             terms = self._projected_terms(h, fq, fk, scale)
         sel = rasp.soft_select(*terms).named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else
@@ -99,6 +111,10 @@ class Renderer:
             self.node[o] = rasp.aggregate(sel, self.node[u], numerical=self.is_cat(u)).named(self.g.vars[o].name)
             lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
             self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
+
+    def _table(self, key, exact):
+        """The override of a term if there is one (None: deleted), else its exact table."""
+        return self.overrides[key] if key in self.overrides else exact()
 
     def _projected_terms(self, h, fq, fk, scale) -> list:
         """One bilinear score between the summed query and key projections (stage-2 form or too many terms)."""
@@ -139,6 +155,10 @@ class Renderer:
         self.E[spec.out] = torch.eye(W.d, dtype=W.wte.dtype)
 
 
-def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile") -> rasp.Program:
-    """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set)."""
-    return Renderer(W, g, C).build(kind, name)
+def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
+                  overrides: dict | None = None) -> rasp.Program:
+    """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set).
+
+    ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`).
+    """
+    return Renderer(W, g, C, overrides).build(kind, name)

@@ -1,0 +1,126 @@
+"""Primitive matching for attention and unembedding terms (DECOMPILE.md 4.2, greedy search).
+
+Interactions are visited in order (layer, head, then the unembedding): every
+(q-path, k-path) term, every query-bias term, every logit table and the vocab
+bias. For each, the library's patterns are tried in order, starting with
+``uniform`` (which deletes the term); a pattern's table is 10^4 * P (scaled by
+1/sqrt(d_h) inside attention, unscaled for logits). The first pattern whose
+program keeps match accuracy >= 0.96 * acc0 is accepted, and accepted
+replacements accumulate; the whole greedy result is kept only if its final
+accuracy is >= 0.95 * acc0. Accuracy is measured by running the program in
+the benchmark's own interpreter on a fixed evaluation set.
+
+Patterns that name special tokens are allowed only on a side with token
+basis (the token variable, or an aggregate of it). Labels follow the
+matrices, not the published names (section 9, point 2).
+
+Not implemented: the special-row override, and the rounding phase of
+``greedy_search_then_round`` (unmatched tables stay exact).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+import bench.program as rasp
+
+from .data import DataBatch, sequence_match
+from .render import build_program
+
+BIG = 1e4
+
+
+def _qk_library(nq: int, nk: int, q_tokens: bool, k_tokens: bool, specials: dict) -> list[tuple[str, np.ndarray | None]]:
+    a = np.arange(nq)[:, None]
+    b = np.arange(nk)[None, :]
+    out: list[tuple[str, np.ndarray | None]] = [("uniform", None)]
+    if k_tokens:
+        out += [("k==BOS", np.broadcast_to(b == specials["bos"], (nq, nk))),
+                ("k==SEP", np.broadcast_to(b == specials["sep"], (nq, nk)))]
+    if nq == nk and q_tokens == k_tokens:
+        out += [("k==q", a == b), ("k==q-1", b == a - 1), ("k==q-3", b == a - 3),
+                ("(q-k) even", ((a - b) % 2 == 0) & (a >= b)), ("(q-k) % 3 == 0", ((a - b) % 3 == 0) & (a >= b))]
+    out += [("ramp up in k", np.broadcast_to((b + 1) / nk, (nq, nk))),
+            ("ramp down in k", np.broadcast_to((nk - b) / nk, (nq, nk)))]
+    return [(name, None if p is None else BIG * np.asarray(p, dtype=np.float64)) for name, p in out]
+
+
+def _qb_library(nk: int, k_tokens: bool, specials: dict) -> list[tuple[str, np.ndarray | None]]:
+    b = np.arange(nk)
+    out: list[tuple[str, np.ndarray | None]] = [("uniform", None)]
+    if k_tokens:
+        out += [(f"only {name}", b == specials[name]) for name in ("bos", "eos", "sep")]
+    out += [("ramp up in k", (b + 1) / nk), ("ramp down in k", (nk - b) / nk)]
+    return [(name, None if p is None else BIG * np.asarray(p, dtype=np.float64)) for name, p in out]
+
+
+def _lm_library(n_in: int, V: int, in_tokens: bool, eos: int) -> list[tuple[str, np.ndarray | None]]:
+    out: list[tuple[str, np.ndarray | None]] = [("uniform", None)]
+    to_eos = np.zeros((n_in, V))
+    to_eos[:, eos] = 1
+    out.append(("to_eos", BIG * to_eos))
+    if in_tokens:
+        out.append(("inp==out", BIG * np.eye(V)))
+    return out
+
+
+def program_accuracy(program: rasp.Program, data: DataBatch, size: int = 128) -> float:
+    """Match accuracy of a program (run by the benchmark's interpreter) against the model's logits."""
+    hits = 0
+    for chunk in data.chunks(size):
+        logits = torch.from_numpy(rasp.evaluate(program, chunk.ids.numpy())["logits"])
+        hits += int(sequence_match(logits, chunk).sum())
+    return hits / max(len(data), 1)
+
+
+def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: float,
+                 accept: float = 0.96, keep: float = 0.95) -> tuple[dict, dict]:
+    """Greedy primitive replacement; returns (overrides, report)."""
+    import time
+
+    base = build_program(W, g, C, kind)
+    acc0 = program_accuracy(base, data)
+    overrides: dict = {}
+    names: dict = {}
+    sizes = {"tokens": W.vocab_size, "positions": W.n_positions, "resid": W.d}
+    interactions = []
+    for h in g.heads:
+        if h.terms is None or len(h.terms) + len(h.qbias) > 64:
+            continue
+        for p, r in h.terms:
+            bp, br = g.basis_of(p), g.basis_of(r)
+            lib = _qk_library(sizes[bp], sizes[br], bp == "tokens", br == "tokens", specials)
+            interactions.append((("qk", h.layer, h.head, p, r), [(n, None if t is None else t / math.sqrt(W.d_head))
+                                                                  for n, t in lib]))
+        for r in h.qbias:
+            br = g.basis_of(r)
+            lib = _qb_library(sizes[br], br == "tokens", specials)
+            interactions.append((("qb", h.layer, h.head, r), [(n, None if t is None else t / math.sqrt(W.d_head))
+                                                              for n, t in lib]))
+    for p in g.lm:
+        bp = g.basis_of(p)
+        interactions.append((("lm", p), _lm_library(sizes[bp], W.vocab_size, bp == "tokens", specials["eos"])))
+    bias_lib = [("uniform", None), ("to_eos", BIG * (np.arange(W.vocab_size) == specials["eos"]).astype(float))]
+    interactions.append((("lm_bias",), bias_lib))
+    tried = 0
+    for key, library in interactions:
+        for name, table in library:
+            if time.perf_counter() > deadline:
+                break
+            trial = {**overrides, key: table}
+            tried += 1
+            acc = program_accuracy(build_program(W, g, C, kind, overrides=trial), data)
+            if acc >= accept * acc0:
+                overrides, names[key] = trial, name
+                break
+    final = program_accuracy(build_program(W, g, C, kind, overrides=overrides), data) if overrides else acc0
+    report = {"acc0": acc0, "final": final, "tried": tried,
+              "matched": {"/".join(map(str, k)): v for k, v in names.items()}}
+    if final < keep * acc0:
+        report["kept"] = False
+        return {}, report
+    report["kept"] = True
+    return overrides, report

@@ -1,0 +1,105 @@
+"""Tests of the pruning machinery: UGS masks, dangling-edge removal, one short training run, matching."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from baselines.decompile import executors as ex
+from baselines.decompile.graph import Stage1Graph
+from baselines.decompile.masks import UGSMaskSampler
+from baselines.decompile.method import Config
+from baselines.decompile.prune import Pool, train_masks
+
+torch.set_num_threads(1)
+
+
+def test_ugs_masks_are_binary_far_from_the_band_and_have_the_published_gradient():
+    sampler = UGSMaskSampler(3, init=8.0)
+    m = sampler.sample(200, torch.Generator().manual_seed(0))
+    assert ((m == 0) | (m == 1)).double().mean() > 0.99  # p(1-p) ~ 3e-4: almost never inside the band
+    assert sampler.hard().all() and sampler.penalty().item() == pytest.approx(3 * torch.sigmoid(torch.tensor(8.0)).item())
+    sampler = UGSMaskSampler(1, init=0.0)  # p = 1/2, band width 1/4
+    m = sampler.sample(4000, torch.Generator().manual_seed(1))
+    inside = ((m > 1e-3) & (m < 1 - 1e-3)).double().mean().item()
+    assert 0.2 < inside < 0.3
+    assert abs(m.mean().item() - 0.5) < 0.03
+    m.sum().backward()  # dL/dm = 1 per row: gradient = n_inside * p(1-p) * bz / n_inside = bz * p(1-p)
+    assert sampler.theta.grad.item() == pytest.approx(4000 * 0.25, rel=0.01)  # n counts m in (1e-3, 1 - 1e-3)
+    assert not UGSMaskSampler(2, init=-1.0).hard().any()
+
+
+def test_dangling_removal_needs_q_k_and_v_and_a_path_to_the_unembedding():
+    g1 = Stage1Graph.full(2, 1)
+    dag = g1.dag()
+    on = torch.ones(1, g1.n_edges, dtype=torch.bool)
+    assert dag.live_edges(on).all()
+    for e in g1.edges_into(("q", 0, 0)):
+        on[0, e] = False
+    keep = dag.live_edges(on)[0]
+    assert not any(keep[e] for e, (s, _) in enumerate(g1.edges) if s == ("attn", 0, 0))
+    assert not any(keep[e] for e in g1.edges_into(("k", 0, 0)) + g1.edges_into(("v", 0, 0)))
+    on = torch.ones(1, g1.n_edges, dtype=torch.bool)
+    for e, (s, _) in enumerate(g1.edges):
+        if s == ("mlp", 1):
+            on[0, e] = False  # mlp 1 feeds nothing: its inputs are dangling
+    keep = dag.live_edges(on)[0]
+    assert not any(keep[e] for e in g1.edges_into(("mlp", 1)))
+    assert keep[g1.edges.index((("wte",), ("lm",)))]
+
+
+class _Task:
+    """The tomita1 task view, for a short training run."""
+
+    def __init__(self):
+        from bench.hub import load_reference
+        from bench.methods import TaskView
+        from bench.tasks import get_task
+
+        self.ref = load_reference("tomita1", prefer_bundled=True)
+        self.view = TaskView(get_task(self.ref.task_name), np.random.default_rng(0))
+
+
+@pytest.fixture(scope="module")
+def tomita():
+    return _Task()
+
+
+def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
+    from baselines.decompile.linear_ln import estimate_ln_var
+    from baselines.decompile.weights import extract_weights
+
+    cfg = Config(max_length=20, n_distinct=4, repeats=2)
+    model = tomita.ref.model
+    W = extract_weights(model, torch.float32)
+    g1 = Stage1Graph.full(W.n_layers, W.n_heads)
+    pool = Pool(tomita.view, model, cfg, n=64)
+    var = estimate_ln_var(model, [(pool.data.ids.numpy(), pool.data.pos.numpy())], 5, 4)
+    C1 = ex.init_stage1(W, g1, var)
+
+    def forward(C, batch, m):
+        return ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m)
+
+    deadline = time.perf_counter() + 60
+    keep, _, steps = train_masks(forward, g1.n_edges, g1.dag(), C1, -1e-3, 10, pool, cfg, deadline)
+    assert keep.all() and steps == 10
+    keep, C, _ = train_masks(forward, g1.n_edges, g1.dag(), C1, 10.0, 100, pool, cfg, deadline)
+    assert int(keep.sum()) < g1.n_edges
+    assert any(not torch.equal(C.log_var[k], C1.log_var[k]) for k in C1.log_var)  # sigma is trained
+
+
+@pytest.mark.slow
+def test_the_method_returns_a_valid_program_quickly(tomita):
+    from baselines.decompile import Decompile
+    from bench.program import Program
+
+    method = Decompile(max_length=30, steps1=30, steps2=20, steps3=20, lambdas1=(1e-4, 1e-3), eval_size=128,
+                       match_size=64, time_budget_s=120)
+    program = method.extract(tomita.ref.model, tomita.view)
+    assert isinstance(program, Program)
+    assert Program.from_json(program.to_json()).n_ops == program.n_ops
+    assert method.last_report["stage"] == "stage3"
+    assert method.parameters["lengths"] == [0, 30]
