@@ -77,11 +77,18 @@ def program_accuracy(program: rasp.Program, data: DataBatch, size: int = 128) ->
 
 
 def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: float,
-                 accept: float = 0.96, keep: float = 0.95) -> tuple[dict, dict]:
-    """Greedy primitive replacement; returns (overrides, report)."""
+                 accept: float = 0.96, keep: float = 0.95, converted: dict | None = None) -> tuple[dict, dict]:
+    """Greedy primitive replacement (after MLP conversion ``converted``); returns (overrides, report)."""
     import time
 
-    base = build_program(W, g, C, kind)
+    from .match_mlp import basis_name
+
+    converted = converted or {}
+
+    def build(overrides):
+        return build_program(W, g, C, kind, overrides=overrides, converted=converted)
+
+    base = build({})
     acc0 = program_accuracy(base, data)
     overrides: dict = {}
     names: dict = {}
@@ -91,17 +98,17 @@ def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: 
         if h.terms is None or len(h.terms) + len(h.qbias) > 64:
             continue
         for p, r in h.terms:
-            bp, br = g.basis_of(p), g.basis_of(r)
+            bp, br = basis_name(g, p, converted), basis_name(g, r, converted)
             lib = _qk_library(sizes[bp], sizes[br], bp == "tokens", br == "tokens", specials)
             interactions.append((("qk", h.layer, h.head, p, r), [(n, None if t is None else t / math.sqrt(W.d_head))
                                                                   for n, t in lib]))
         for r in h.qbias:
-            br = g.basis_of(r)
+            br = basis_name(g, r, converted)
             lib = _qb_library(sizes[br], br == "tokens", specials)
             interactions.append((("qb", h.layer, h.head, r), [(n, None if t is None else t / math.sqrt(W.d_head))
                                                               for n, t in lib]))
     for p in g.lm:
-        bp = g.basis_of(p)
+        bp = basis_name(g, p, converted)
         interactions.append((("lm", p), _lm_library(sizes[bp], W.vocab_size, bp == "tokens", specials["eos"])))
     bias_lib = [("uniform", None), ("to_eos", BIG * (np.arange(W.vocab_size) == specials["eos"]).astype(float))]
     interactions.append((("lm_bias",), bias_lib))
@@ -112,11 +119,11 @@ def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: 
                 break
             trial = {**overrides, key: table}
             tried += 1
-            acc = program_accuracy(build_program(W, g, C, kind, overrides=trial), data)
+            acc = program_accuracy(build(trial), data)
             if acc >= accept * acc0:
                 overrides, names[key] = trial, name
                 break
-    final = program_accuracy(build_program(W, g, C, kind, overrides=overrides), data) if overrides else acc0
+    final = program_accuracy(build(overrides), data) if overrides else acc0
     report = {"acc0": acc0, "final": final, "tried": tried,
               "matched": {"/".join(map(str, k)): v for k, v in names.items()}}
     if final < keep * acc0:

@@ -106,15 +106,19 @@ class Decompile:
         g, C = chosen
         W64 = extract_weights(model, torch.float64)  # the program is rendered from float64 weights
         C64 = C.to(torch.float64)
-        overrides = {}
-        if cfg.match_primitives and g.is_stage3 and g.heads is not None:
+        overrides, converted = {}, {}
+        if cfg.match_primitives and g.is_stage3:
+            from .match_mlp import match_mlps
             from .match_select import greedy_match
 
             specials = {"bos": task.vocab.bos, "sep": task.vocab.sep, "eos": task.vocab.eos}
             match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
-            overrides, report["matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials,
-                                                         start + cfg.time_budget_s + cfg.match_budget_s)
-        program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides)
+            deadline = max(time.perf_counter(), start + cfg.time_budget_s) + cfg.match_budget_s
+            converted, report["mlp_matching"] = match_mlps(W64, g, C64, task.kind, match_set, deadline)
+            overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials,
+                                                                deadline, converted=converted)
+        program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
+                                converted=converted)
         report["seconds"] = time.perf_counter() - start
         report["n_ops"] = program.n_ops
         self.last_report = report

@@ -52,24 +52,29 @@ def linear_sum(terms: list, bias: np.ndarray, basis) -> rasp.Node:
 class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
-    def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None):
+    def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None,
+                 converted: dict | None = None):
         self.W, self.g, self.C = W, g, C
+        #: MLPs replaced by a primitive (match_mlp): out var -> (input var, C (|B_in| x d)); the MLP variable
+        #: becomes an alias of its input with embedding C
+        self.converted = converted or {}
+        self.cat: dict[int, bool] = {}
         #: replaced tables by term key (None deletes the term): ("qk", l, h, p, r), ("qb", l, h, r), ("lm", p), ("lm_bias",)
         self.overrides = overrides or {}
         self.node: dict[int, rasp.Node] = {}
         self.E: dict[int, torch.Tensor] = {}
 
     def is_cat(self, v: int) -> bool:
-        return self.g.vars[v].kind in ("tok", "pos")
+        return self.cat[v]
 
     def build(self, kind: str, name: str = "decompile") -> rasp.Program:
         W, g, C = self.W, self.g, self.C
         for v in live_vars(g):
             var = g.vars[v]
             if var.kind == "tok":
-                self.node[v], self.E[v] = rasp.tokens, W.wte
+                self.node[v], self.E[v], self.cat[v] = rasp.tokens, W.wte, True
             elif var.kind == "pos":
-                self.node[v], self.E[v] = rasp.indices, W.wpe
+                self.node[v], self.E[v], self.cat[v] = rasp.indices, W.wpe, True
         for layer in sorted({h.layer for h in g.heads} | {m.layer for m in g.mlps}):
             for h in g.heads:
                 if h.layer == layer:
@@ -109,6 +114,7 @@ class Renderer:
         for o in h.out:
             u = self.g.vars[o].value
             self.node[o] = rasp.aggregate(sel, self.node[u], numerical=self.is_cat(u)).named(self.g.vars[o].name)
+            self.cat[o] = False
             lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
             self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
 
@@ -145,6 +151,11 @@ class Renderer:
 
     def _mlp(self, spec) -> None:
         W, C = self.W, self.C
+        if spec.out in self.converted:
+            src, table = self.converted[spec.out]
+            self.node[spec.out], self.cat[spec.out] = self.node[src], self.cat[src]
+            self.E[spec.out] = torch.as_tensor(table, dtype=W.wte.dtype)
+            return
         L = W.layers[spec.layer]
         lam = ln_matrix(L.ln2_g, C.log_var[("mlp", spec.layer)], W.eps)
         resid = rasp.Basis("resid", W.d)
@@ -152,13 +163,14 @@ class Renderer:
         pre = linear_sum(terms, _np(C.o[("mlp", spec.layer)] @ lam + L.ln2_b), resid).named(f"mlp{spec.layer}_in")
         layers = [(_np(L.W_fc), _np(L.b_fc)), (_np(L.W_proj), _np(L.b_proj))]
         self.node[spec.out] = rasp.mlp(pre, layers, activation="gelu_new", basis=resid).named(f"mlp{spec.layer}")
+        self.cat[spec.out] = False
         self.E[spec.out] = torch.eye(W.d, dtype=W.wte.dtype)
 
 
 def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
-                  overrides: dict | None = None) -> rasp.Program:
+                  overrides: dict | None = None, converted: dict | None = None) -> rasp.Program:
     """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set).
 
     ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`).
     """
-    return Renderer(W, g, C, overrides).build(kind, name)
+    return Renderer(W, g, C, overrides, converted).build(kind, name)

@@ -1,0 +1,132 @@
+"""Primitive matching for (non-split) MLPs (DECOMPILE.md 4.1, the non-split library).
+
+The pipeline keeps MLPs un-split (``split_mlps=False``), so each MLP reads the
+sum of its input paths and the library is the non-split one:
+
+- ``erase``: the MLP output is a constant (its mean);
+- ``keep_one(n)``: the MLP output is a linear map of one traceable input path
+  X_n (a distribution over its basis: tokens, positions, or an aggregate of
+  them), ``out ~ X_n C`` fitted by least squares (``C = pinv(X_n) out``; the
+  rows of X_n sum to 1, so C also absorbs a constant);
+- ``combine`` (the Cartesian product of the inputs) is not implemented.
+
+A candidate must have FVU < 0.6 (mean squared error over the mean
+per-dimension variance; ``erase`` has FVU 1 by definition and skips this
+gate), is then spliced into the program (the MLP variable becomes an alias of
+X_n with embedding C, used *everywhere* the MLP's output is read, unlike the
+published code, section 9 point 4) and its match accuracy measured with the
+benchmark's interpreter; the best candidate is accepted only if its accuracy
+is >= 0.9. MLPs are visited in layer order and accepted conversions
+accumulate (later MLPs may then read a converted, traceable input).
+
+Data: every real position of the matching set (the published code keeps only
+positions where the MLP output has loss gradient; all positions are a
+superset, so the fit is stricter).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import bench.program as rasp
+
+from .match_select import program_accuracy
+from .render import build_program
+
+
+def _values(program, data, names, sizes: dict) -> dict[str, np.ndarray]:
+    """Values of the named nodes at real positions (cat values one-hot), stacked over the data's chunks."""
+    out: dict[str, list] = {n: [] for n in names}
+    for chunk in data.chunks(128):
+        values = rasp.evaluate(program, chunk.ids.numpy())
+        real = np.arange(chunk.ids.shape[1])[None, :] < chunk.lengths.numpy()[:, None]
+        for n in names:
+            v = values[n]
+            if v.ndim == 2:  # cat: one-hot
+                v = (v[..., None] == np.arange(sizes[n])).astype(np.float64)
+            out[n].append(v[real])
+    return {n: np.concatenate(v) for n, v in out.items()}
+
+
+def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9) -> tuple[dict, dict]:
+    """Convert MLPs to primitives where possible; returns (converted, report)."""
+    converted: dict = {}
+    report: dict = {}
+    traceable = {v for v, var in enumerate(g.vars) if var.kind in ("tok", "pos")}
+    for v, var in enumerate(g.vars):
+        if var.kind == "attn" and g.vars[var.value].kind in ("tok", "pos"):
+            traceable.add(v)
+    for spec in g.mlps:
+        if time.perf_counter() > deadline:
+            break
+        name = f"mlp{spec.layer}"
+        candidates = [u for u in spec.inputs if u in traceable]
+        if not candidates:
+            report[name] = "no traceable input"
+            continue
+        program = build_program(W, g, C, kind, converted=converted)
+        labels = {u: _label(g, u, converted) for u in candidates}
+        sizes = {labels[u]: _basis_size(W, g, u, converted) for u in candidates}
+        vals = _values(program, data, [name] + sorted(set(labels.values())), sizes)
+        out = vals[name]
+        var_per_dim = out.var(0).mean() + 1e-12
+        trials = []
+        first = candidates[0]
+        mean_table = np.broadcast_to(out.mean(0), (vals[labels[first]].shape[1], W.d)).copy()
+        trials.append(("erase", first, mean_table, 1.0))
+        for u in candidates:
+            X = vals[labels[u]]
+            table = np.linalg.pinv(X) @ out
+            fvu = float(((X @ table - out) ** 2).mean() / var_per_dim)
+            if fvu < 0.6:
+                trials.append((f"keep_one({g.vars[u].name})", u, table, fvu))
+        best = None
+        for label, u, table, fvu in trials:
+            if time.perf_counter() > deadline:
+                break
+            acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: (u, table)}), data)
+            if best is None or acc > best[0]:
+                best = (acc, label, u, table, fvu)
+        if best is not None and best[0] >= threshold:
+            converted[spec.out] = (best[2], best[3])
+            traceable.add(spec.out)
+            traceable |= {v for v, var in enumerate(g.vars) if var.kind == "attn" and var.value == spec.out}
+            report[name] = {"primitive": best[1], "acc": round(best[0], 4), "fvu": round(best[4], 4)}
+        else:
+            report[name] = {"kept_neural": True, "best": None if best is None else [best[1], round(best[0], 4)]}
+    return converted, report
+
+
+def _label(g, u: int, converted: dict) -> str:
+    var = g.vars[u]
+    if var.kind == "tok":
+        return "tokens"
+    if var.kind == "pos":
+        return "indices"
+    if var.kind == "mlp" and u in converted:
+        return _label(g, converted[u][0], converted)
+    return var.name
+
+
+def basis_name(g, u: int, converted: dict) -> str:
+    """The basis of variable u once the converted MLPs are aliases of their inputs."""
+    var = g.vars[u]
+    while var.kind == "attn" or (var.kind == "mlp" and u in converted):
+        u = var.value if var.kind == "attn" else converted[u][0]
+        var = g.vars[u]
+    return {"tok": "tokens", "pos": "positions"}.get(var.kind, "resid")
+
+
+def _basis_size(W, g, u: int, converted: dict) -> int:
+    var = g.vars[u]
+    while True:
+        if var.kind == "attn":
+            u = var.value
+        elif var.kind == "mlp" and u in converted:
+            u = converted[u][0]
+        else:
+            break
+        var = g.vars[u]
+    return {"tok": W.vocab_size, "pos": W.n_positions}.get(var.kind, W.d)
