@@ -84,8 +84,9 @@ def mutate(obj, rng: np.random.Generator):
         paths.append(path)
         if isinstance(value, dict):
             stack.extend(((*path, k), v) for k, v in value.items())
-        elif isinstance(value, list) and len(value) < 64:
-            stack.extend(((*path, k), v) for k, v in enumerate(value))
+        elif isinstance(value, list) and value:  # the nodes list in full, a few entries of other lists
+            picks = range(len(value)) if path == ("nodes",) else rng.integers(len(value), size=min(2, len(value)))
+            stack.extend(((*path, int(k)), value[k]) for k in picks)
     path = paths[rng.integers(len(paths))]
     if not path:
         return HOSTILE_VALUES[rng.integers(len(HOSTILE_VALUES))] if rng.random() < 0.05 else obj

@@ -48,7 +48,7 @@ def test_interpreters_agree_on_random_programs(case):
     _compare(case)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(programs())
 def test_json_round_trip_of_random_programs(case):
     program = case.program

@@ -174,8 +174,19 @@ def _children(node: ast.AST, source: str, variables: tuple[str, ...]) -> list[as
 
 
 def _clip_np(v):
+    # Inputs are finite and within +-MAX_VALUE, so an arithmetic result can overflow to +-inf but
+    # never be NaN (no inf - inf or 0 * inf can arise): clipping alone restores the invariant.
     v = np.asarray(v, dtype=np.float64)
+    return np.clip(v, -MAX_VALUE, MAX_VALUE, out=v if v.flags.writeable and v.ndim else None)
+
+
+def sanitize_np(v: np.ndarray) -> np.ndarray:
+    """NaN -> 0 and clipping, for values computed outside expressions (MLPs, readouts)."""
     return np.clip(np.nan_to_num(v, nan=0.0, posinf=MAX_VALUE, neginf=-MAX_VALUE), -MAX_VALUE, MAX_VALUE)
+
+
+def sanitize(v: float) -> float:
+    return _clip(v)
 
 
 def _clip(v: float) -> float:
@@ -271,7 +282,7 @@ def _eval_np(node: ast.AST, env: dict) -> np.ndarray:
                 for a in args[1:]:
                     out = reduce(out, a)
                 return out
-            return _clip_np(_NP_FUN[name](args[0]))
+            return _NP_FUN[name](args[0])  # |result| <= |argument| + 1: no clipping needed
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse() rules this out
 
 
@@ -361,5 +372,5 @@ def _eval_scalar(node: ast.AST, env: dict) -> float:
             return min(args)
         if name == "max":
             return max(args)
-        return _clip(_PY_FUN[name](args[0]))
+        return _PY_FUN[name](args[0])
     raise AssertionError(f"unchecked node {type(node).__name__}")

@@ -23,7 +23,7 @@ from .errors import ProgramError
 from .ops import BatchContext
 
 #: Chunks of the batch hold at most this many (query, key) pairs (B * T * T).
-CHUNK_PAIRS = 1 << 23
+CHUNK_PAIRS = 1 << 20
 
 
 def _ids_and_lengths(program, batch, lengths=None) -> tuple[np.ndarray, np.ndarray]:

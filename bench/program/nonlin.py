@@ -25,13 +25,13 @@ To add one, write a :class:`Nonlinearity` and call :func:`register_nonlinearity`
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from .errors import MAX_CONSTANT, MAX_VALUE
+from .errors import MAX_CONSTANT, MAX_VALUE, ProgramError
+from .fields import number
 from .vtypes import NUM, ValueType
 
 
@@ -194,20 +194,18 @@ def check_params(entry: Nonlinearity, params: dict) -> list[str]:
     problems = []
     for key in params:
         if key not in entry.params:
-            problems.append(f"{entry.name}: unknown parameter {key!r} (known: {', '.join(entry.params) or 'none'})")
+            shown = repr(key)[:30]
+            problems.append(f"{entry.name}: unknown parameter {shown} (known: {', '.join(entry.params) or 'none'})")
     for key, spec in entry.params.items():
         if key not in params:
             if spec.default is None:
                 problems.append(f"{entry.name}: parameter {key!r} is required")
             continue
-        value = params[key]
-        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if spec.type is int:
-            ok_type = ok_type and float(value).is_integer()
-        if not ok_type or not math.isfinite(value) or not spec.low <= value <= spec.high:
-            problems.append(
-                f"{entry.name}: parameter {key!r} must be a {spec.type.__name__} in [{spec.low:g}, {spec.high:g}], got {value!r}"
-            )
+        try:
+            number(params[key], f"{entry.name}: parameter {key!r}", integer=spec.type is int, low=spec.low,
+                   high=spec.high)
+        except ProgramError as err:
+            problems.extend(err.problems)
     return problems
 
 

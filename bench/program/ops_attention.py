@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from . import fields as F
 from .errors import MAX_TERMS, ProgramError
@@ -315,14 +316,17 @@ class Aggregate(Node):
         ts, tv = ctx.in_types
         if tv.kind == "cat" and not self.numerical:
             return _categorical_aggregate(selector, values, self.default)
-        if tv.kind == "cat":
-            values = (values[..., None] == np.arange(ctx.sizes[tv.basis])).astype(np.float64)
+        one_hot = tv.kind == "cat"
+        if one_hot:
+            values = (values[..., None] == np.arange(ctx.sizes[tv.basis])).astype(np.float32)
         matrix = values if values.ndim == 3 else values[..., None]  # (B, T, n)
         if ts.kind == "soft":
-            out = np.matmul(selector, matrix)
+            out = _bmm(selector, matrix, torch.float64)
         else:
             counts = selector.sum(-1)[..., None]  # (B, T, 1)
-            sums = np.matmul(selector.astype(np.float64), matrix)  # sums first: exact for integer values
+            # Sums first, then one division: exact for integer values, like the reference. Counting
+            # one-hots is exact in float32 (integers below 2**24), which is several times faster.
+            sums = _bmm(selector, matrix, torch.float32 if one_hot else torch.float64)
             out = np.where(counts > 0, sums / np.maximum(counts, 1), float(self.default))
         return out if values.ndim == 3 else out[..., 0]
 
@@ -351,6 +355,14 @@ class Aggregate(Node):
         extra = ", numerical=True" if self.numerical else ""
         extra += f", default={self.default!r}" if self.default else ""
         return f"aggregate({args[0]}, {args[1]}{extra})"
+
+
+def _bmm(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
+    """Batched (B, T, T) @ (B, T, n) in ``dtype`` through torch (several times faster than numpy here)."""
+    numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
+    left = torch.from_numpy(np.require(a, numpy_dtype, ["C", "W"]))  # a writable copy only when needed
+    right = torch.from_numpy(np.require(b, numpy_dtype, ["C", "W"]))
+    return torch.bmm(left, right).numpy().astype(np.float64, copy=False)
 
 
 def _categorical_aggregate(selector: np.ndarray, values: np.ndarray, default: int) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import fields as F
 from .errors import MAX_MLP_LAYERS, MAX_TERMS, ProgramError
+from .expr import sanitize, sanitize_np
 from .nonlin import NONLINEARITIES, check_params, resolved_params
 from .ops import Node, expect_kind, register_op
 from .vtypes import NUM, TOKENS, Basis, ValueType
@@ -180,7 +181,7 @@ class MLP(Node):
         for n, layer in enumerate(self.layers):
             if n:
                 h = _activation_np(self.activation, h)
-            h = h @ layer.weight + layer.bias
+            h = sanitize_np(h @ layer.weight + layer.bias)
         return h[..., 0] if self.basis is None else h
 
     def run_one(self, ctx, x):
@@ -197,7 +198,7 @@ class MLP(Node):
             for n, (weight, bias) in enumerate(layers):
                 if n:
                     h = [_activation(self.activation, v) for v in h]
-                h = [bias[o] + sum(h[i] * weight[i][o] for i in range(len(h))) for o in range(len(bias))]
+                h = [sanitize(bias[o] + sum(h[i] * weight[i][o] for i in range(len(h)))) for o in range(len(bias))]
             out.append(h[0] if self.basis is None else h)
         return out
 
@@ -304,7 +305,7 @@ class Readout(Node):
                 out += x @ term.table
             else:
                 out += x[..., None] * term.table
-        return out
+        return sanitize_np(out)
 
     def run_one(self, ctx, *values):
         tables = [term.table.tolist() for term in self.terms]
@@ -320,7 +321,7 @@ class Readout(Node):
                         logits[o] += sum(x[i][b] * table[b][o] for b in range(len(table)))
                     else:
                         logits[o] += x[i] * table[o]
-            out.append(logits)
+            out.append([sanitize(v) for v in logits])
         return out
 
     def render(self, args, out):
