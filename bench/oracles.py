@@ -1,7 +1,8 @@
 """The oracle program of every task, registered by task name.
 
-Task modules define ``make_<task>()`` functions that build the task's
-ground-truth RASP program and register them with :func:`oracle`:
+The modules of ``tasks/oracles/`` (one per task family) define ``make_<task>()``
+functions that build the task's ground-truth RASP program and register them
+with :func:`oracle`:
 
     @oracle("sort")
     def make_sort() -> Program:
@@ -30,7 +31,7 @@ def oracle(task_name: str):
 
 
 def oracle_names() -> list[str]:
-    import tasks  # noqa: F401  (registers the oracles with the tasks)
+    import tasks.oracles  # noqa: F401  (importing the package registers every oracle)
 
     return sorted(_ORACLES)
 
