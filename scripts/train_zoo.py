@@ -79,13 +79,13 @@ PLAN: list[Plan] = [
     control("ab_d_bc", "2x1x16", 3000),
     control("majority", "1x2x64", 2000),
     control("sort", "1x1x64", 2500, eval_every=200),
-    control("unique_copy", "2x1x64", 1500, eval_every=200),
+    control("tomita7", "2x1x16", 3000),
     # tasks the published models do not length-generalize on: their real accuracies are data
     main_model("tomita5", ["2x1x16"], 2000),
     main_model("tomita6", ["2x1x16"], 2000),
-    main_model("parity", ["2x2x64"], 1500, eval_every=200),
-    main_model("repeat_copy", ["2x2x64"], 1000, eval_every=200),
-    main_model("addition", ["2x2x64"], 1000, eval_every=200),
+    main_model("parity", ["2x2x32"], 1000, eval_every=200),
+    main_model("repeat_copy", ["2x2x32"], 800, eval_every=200),
+    main_model("addition", ["2x2x32"], 800, eval_every=200),
 ]
 
 
