@@ -82,6 +82,23 @@ def test_oracle_is_exact_on_the_whole_frozen_bins(name, split_cache):
         assert program_acc(name, split_batches(name, splits[split], batch_size=256)) == 1.0, split
 
 
+LANGUAGES = [name for name in TASKS if get_task(name).kind == "token_set"]
+
+
+@pytest.mark.parametrize("name", LANGUAGES)
+def test_language_oracles_are_right_after_every_prefix_not_only_in_the_language(name):
+    """Strings outside the language too: random ones, and words of the language with one symbol changed."""
+    task, rng = get_task(name), np.random.default_rng(0)
+    n = task.vocab.n_symbols
+    strings = [rng.integers(0, n, size=int(rng.integers(0, 40))).tolist() for _ in range(32)]
+    for _ in range(32):
+        word = task.sample_string(task.draw_length(0, 40, rng), rng)
+        word[int(rng.integers(0, len(word)))] = int(rng.integers(0, n))
+        strings.append(word)
+    batch = task.collate([[task.vocab.bos, *s, task.vocab.eos] for s in strings])
+    assert program_acc(name, [batch]) == 1.0, first_failure(name, batch)
+
+
 @pytest.mark.parametrize("name", TASKS)
 def test_json_round_trip_is_exact(name):
     program = get_oracle(name)

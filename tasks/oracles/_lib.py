@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 
 from bench.program import (
-    TRUE,
     Node,
     Program,
     aggregate,
@@ -40,11 +39,6 @@ def count_true(flag: Node) -> Node:
     return selector_width(select(flag, flag, "k == 1"))
 
 
-def prefix_length() -> Node:
-    """``num``: the number of positions ``0..i`` seen by the query ``i`` (that is, ``i + 1``)."""
-    return selector_width(select(indices, indices, TRUE))
-
-
 def position_of(token: int) -> Node:
     """``cat[positions]``: where the (unique) ``token`` stands, 0 while it is not in the prefix."""
     return aggregate(select(tokens, tokens, f"k == {token}"), indices)
@@ -55,20 +49,14 @@ def previous(values: Node, default: int = 0) -> Node:
     return aggregate(select(indices, indices, "k == q - 1"), values, default=default)
 
 
-def last_position(selector: Node) -> Node:
-    """``cat[positions]``: the largest selected key index (0 when none is selected).
+def last_position(selector: Node, name: str) -> Node:
+    """``cat[positions]`` named ``name``: the largest selected key index (0 when none is selected).
 
     The histogram of the selected indices is nonzero exactly at the selected
     positions; weighting entry ``i`` by ``i + 1`` makes the last one the argmax.
     """
-    seen = aggregate(selector, indices, numerical=True)
-    return argmax(map(seen, "(x > 0) * (i + 1)"))
-
-
-def first_position(selector: Node) -> Node:
-    """``cat[positions]``: the smallest selected key index (0 when none is selected)."""
-    seen = aggregate(selector, indices, numerical=True)
-    return argmax(map(seen, "(x > 0) / (i + 1)"))
+    seen = aggregate(selector, indices, numerical=True).named(f"{name}_seen")  # vec[positions]
+    return argmax(map(seen, "(x > 0) * (i + 1)").named(f"{name}_score")).named(name)
 
 
 def allowed_logits(task: Task, state: Node, allowed: dict[int, str]) -> Node:

@@ -24,19 +24,21 @@ powers of two, exact in float64), shifted by ``2 ** (q + 1)``, and the selector
 that marks the agreeing ``b`` digits reads the partner bit from them with
 ``floor(. * 2 ** -position) % 2``. This needs exact 37-bit arithmetic over a
 wide exponent range, which the language's float64 expressions provide but a
-finite-precision transformer does not: it is a
-correct program, not a plausible circuit, consistent with trained models
-failing to length-generalize on this task (TASKS.md). Without such packing we
+finite-precision transformer does not: it is a correct program, not a
+plausible circuit, consistent with trained models failing to length-generalize
+on this task (TASKS.md). Without such packing we
 found no construction: every other way needs a ``b`` digit to know ``q``.
 """
 
 from __future__ import annotations
 
 from bench.oracles import oracle
-from bench.program import GT, TRUE, EQ, Node, Program, aggregate, indices, map, select, sequence_map, tokens
+from bench.program import (
+    EQ, GT, TRUE, Node, Program, aggregate, indices, map, select, selector_width, sequence_map, tokens,
+)
 from bench.task import get_task
 from tasks.addition import PLUS
-from tasks.oracles._lib import count_tokens, position_of, prefix_length, show  # noqa: F401
+from tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
 
 CHUNK_BITS = 37  # 4 chunks hold the at most 148 digits of a
 N_CHUNKS = 4
@@ -55,15 +57,17 @@ def _partner_is_one(a_one: Node, b_bit: Node, offset: Node) -> Node:
     ``e = i - offset``, whose integer part is odd exactly when ``a`` has a 1 at
     ``e`` (powers of two keep all of it exact; beyond the chunk it is even or below 1).
     """
-    length = prefix_length().named("length")
-    prefix = select(indices, indices, TRUE)
+    prefix = select(indices, indices, TRUE).named("prefix")
+    length = selector_width(prefix).named("length")
     b_scale = sequence_map(b_bit, indices, f"2 ** ({SCALE} - y) if x < 2 else 0").named("b_scale")
     found = None
     for c in range(N_CHUNKS):
         lo, hi = 1 + CHUNK_BITS * c, CHUNK_BITS * (c + 1)
-        bits = sequence_map(a_one, indices, f"(x == 1 and {lo} <= y <= {hi}) * 2 ** (y - {lo})")
-        ones = sequence_map(aggregate(prefix, bits), length, "round(x * y)").named(f"a_ones_{c}")  # exact
-        shifted = sequence_map(ones, offset, f"x * 2 ** (y + {lo - SCALE})").named(f"a_shifted_{c}")
+        bits = sequence_map(a_one, indices, f"(x == 1 and {lo} <= y <= {hi}) * 2 ** (y - {lo})").named(f"a_bit_{c}")
+        mean = aggregate(prefix, bits).named(f"a_mean_{c}")
+        ones = sequence_map(mean, length, "round(x * y)").named(f"a_ones_{c}")  # exact: distinct powers of 2
+        shift = f"y + {lo - SCALE}" if lo >= SCALE else f"y - {SCALE - lo}"
+        shifted = sequence_map(ones, offset, f"x * 2 ** ({shift})").named(f"a_shifted_{c}")
         hit = select(b_scale, shifted, "k * q % 2 >= 1")  # odd integer part
         found = hit if found is None else found | hit
     return found.named("partner_is_one")
@@ -77,8 +81,8 @@ def _first_digit(selector: Node, ones: Node, weights: Node, name: str) -> Node:
     ones is above 1/2 exactly when the first selected digit is a 1: a
     leftmost-attention head, written with two averages.
     """
-    share = aggregate(selector, ones)
-    total = aggregate(selector, weights)
+    share = aggregate(selector, ones).named(f"{name}_ones")
+    total = aggregate(selector, weights).named(f"{name}_all")
     return sequence_map(share, total, "x > y / 2").named(name)
 
 
@@ -111,13 +115,15 @@ def make_addition() -> Program:
     weights = map(indices, "4 ** -x").named("weights")
     ones = sequence_map(tokens, weights, "(x == 1) * y").named("ones")
     top = sequence_map(plus_at, sep_at, "max(x - 1, y - x - 1)").named("top")  # M = max(p, q)
-    carry_top = _first_digit(agree_b | agree_a, ones, weights, "carry_top")  # the carry into weight M
+    agree = (agree_b | agree_a).named("agree")
+    carry_top = _first_digit(agree, ones, weights, "carry_top")  # the carry into weight M
     r = sequence_map(indices, sep_at, "x - y").named("r")  # output digits so far
-    weight = sequence_map(sequence_map(top, carry_top, "x + y"), r, "x - 1 - y").named("weight")
+    n_out = sequence_map(top, carry_top, "x + y").named("n_out")  # digits of the sum
+    weight = sequence_map(n_out, r, "x - 1 - y").named("weight")  # of the digit to predict
 
     a_pos = sequence_map(plus_at, weight, "x - 1 - y").named("a_pos")  # where weight w of a stands
     b_pos = sequence_map(sep_at, weight, "x - 1 - y").named("b_pos")
-    below = (agree_b & select(indices, b_pos, GT)) | (agree_a & select(indices, a_pos, GT))
+    below = ((agree_b & select(indices, b_pos, GT)) | (agree_a & select(indices, a_pos, GT))).named("agree_below")
     carry = _first_digit(below, ones, weights, "carry")  # the carry into weight w
 
     a_digit = aggregate(select(indices, a_pos, EQ), tokens).named("a_digit")  # <bos> or none beyond a's top

@@ -14,8 +14,7 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
 from bench.task import get_task
-from tasks.oracles._lib import position_of
-from tasks.oracles._lib import show  # noqa: F401  (the doctests use it)
+from tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
 
 
 def copy_from(task_name: str, source_expr: str) -> Program:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import Program, map, sequence_map
 from bench.task import get_task
-from tasks.oracles._lib import allowed_logits, count_tokens, count_true, show  # noqa: F401
+from tasks.oracles._lib import (  # show: the doctests use it
+    allowed_logits,
+    count_tokens,
+    count_true,
+    show,  # noqa: F401
+)
 
 
 def bounded_dyck(name: str, max_depth: int) -> Program:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import EQ, Program, aggregate, argmax, indices, map, select, sequence_map, tokens
 from bench.task import get_task
-from tasks.oracles._lib import count_tokens, position_of
-from tasks.oracles._lib import show  # noqa: F401  (the doctests use it)
+from tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
 
 
 @oracle("bin_majority")
@@ -57,7 +56,8 @@ def make_bin_majority_interleave() -> Program:
     # key side: the stream of an input bit, 3 for every other position
     stream = sequence_map(indices, after_sep, "(x - 1) % 3 if x > 0 and y == 0 else 3", basis=4).named("stream")
     wanted = map(indices, "(x - 1) % 3", basis=4).named("wanted")
-    ones = aggregate(select(stream, wanted, EQ), map(tokens, "x")).named("ones")  # fraction of ones
-    step = sequence_map(indices, position_of(sep), "x - y").named("step")  # 0 at <sep>
+    bit = map(tokens, "x").named("bit")  # num
+    ones = aggregate(select(stream, wanted, EQ), bit).named("ones")  # fraction of ones in the stream
+    step = sequence_map(indices, position_of(sep).named("sep_at"), "x - y").named("step")  # 0 at <sep>
     out = sequence_map(ones, step, f"{eos} if y == 3 else x > 0.5", basis="tokens").named("out")
     return Program.for_task(task, out)

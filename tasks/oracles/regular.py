@@ -9,7 +9,14 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import Program, indices, map, select, sequence_map, tokens
 from bench.task import get_task
-from tasks.oracles._lib import allowed_logits, count_tokens, count_true, last_position, previous, show  # noqa: F401
+from tasks.oracles._lib import (  # show: the doctests use it
+    allowed_logits,
+    count_tokens,
+    count_true,
+    last_position,
+    previous,
+    show,  # noqa: F401
+)
 
 
 @oracle("aastar")
@@ -95,7 +102,7 @@ def make_012_0_2() -> Program:
     '{0 1 2} {0 1 2} {0 1 2 <eos>} {0 1 2 <eos>}'
     """
     task = get_task("012_0_2")
-    last_zero = last_position(select(tokens, tokens, "k == 0")).named("last_zero")
-    last_one = last_position(select(tokens, tokens, "k == 1")).named("last_one")
+    last_zero = last_position(select(tokens, tokens, "k == 0"), "last_zero")
+    last_one = last_position(select(tokens, tokens, "k == 1"), "last_one")
     ends_in_0 = sequence_map(last_zero, last_one, "x > y", basis="bool").named("ends_in_0")
     return Program.for_task(task, allowed_logits(task, ends_in_0, {0: "0 1 2", 1: "0 1 2 <eos>"}).named("allowed"))

@@ -14,7 +14,14 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import LT, Program, indices, map, select, selector_width, sequence_map, tokens
 from bench.task import get_task
-from tasks.oracles._lib import allowed_logits, count_tokens, count_true, last_position, previous, show  # noqa: F401
+from tasks.oracles._lib import (  # show: the doctests use it
+    allowed_logits,
+    count_tokens,
+    count_true,
+    last_position,
+    previous,
+    show,  # noqa: F401
+)
 
 
 @oracle("tomita1")
@@ -63,12 +70,13 @@ def make_tomita3() -> Program:
     '{0 1 <eos>} {0 1 <eos>} {0} {}'
     """
     task = get_task("tomita3")
-    last_one = last_position(select(tokens, tokens, "k == 1")).named("last_one")  # 0: no 1 yet
-    before_run = last_position(select(tokens, tokens, "k != 1") & select(indices, last_one, LT)).named("before_run")
+    last_one = last_position(select(tokens, tokens, "k == 1"), "last_one")  # 0: no 1 yet
+    before_run = last_position(select(tokens, tokens, "k != 1") & select(indices, last_one, LT), "before_run")
     odd_ones = sequence_map(last_one, before_run, "x > 0 and (x - y) % 2 == 1", basis="bool").named("odd_ones")
     zeros_run = sequence_map(indices, last_one, "x - y").named("zeros_run")  # trailing 0s
     q3 = sequence_map(zeros_run, odd_ones, "x % 2 == 1 and y", basis="bool").named("q3")
-    violation = sequence_map(previous(q3), tokens, "x == 1 and y == 1", basis="bool").named("violation")
+    q3_before = previous(q3).named("q3_before")
+    violation = sequence_map(q3_before, tokens, "x == 1 and y == 1", basis="bool").named("violation")
     dead = count_true(violation).named("dead")
     state = sequence_map(dead, q3, "2 if x > 0 else y", basis=3).named("state")
     return Program.for_task(task, allowed_logits(task, state, {0: "0 1 <eos>", 1: "0", 2: ""}).named("allowed"))
