@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -338,8 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning  # a CLI user needs the message, not our source line
     try:
         return args.fn(args)
     except (ZooError, ModelError, TaskError, ValueError, OSError) as err:
