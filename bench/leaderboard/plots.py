@@ -19,6 +19,7 @@ from bench.results import BINS
 MATCH_BY_LENGTH = "match_acc_by_length.png"
 SIZE_VS_MATCH = "n_ops_vs_ood_match_acc.png"
 DPI = 100
+SIZE_TICKS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000)
 PNG_METADATA = {"Software": None}  # PNG has no date field unless asked; Software names the version
 
 
@@ -69,12 +70,17 @@ def _match_by_length(plt, entries: list[Entry], path: Path) -> None:
 def _size_vs_match(plt, entries: list[Entry], path: Path) -> None:
     colours = _colours(plt, entries)
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    largest = 1
     for _, e in ranked(entries):
         points = [(m.size.n_ops, ood_match(m)) for m in e.results.models if m.status == "ok" and m.size]
         if points:
             xs, ys = zip(*points)
+            largest = max(largest, *xs)
             ax.scatter(xs, ys, s=18, alpha=0.75, color=colours[e.submission.method], label=e.submission.method)
-    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xscale("symlog", linthresh=1)  # log-like, but a program of 0 operations still has a place
+    ticks = [t for t in SIZE_TICKS if t <= 2 * largest]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlim(-0.3, 2 * largest)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("program size n_ops (lower is better)")
     ax.set_ylabel("mean match_acc, 51-150")
