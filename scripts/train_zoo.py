@@ -70,22 +70,22 @@ PLAN: list[Plan] = [
     main_model("bin_majority_interleave", ["2x2x16", "2x2x64"], 2500),
     main_model("count", ["1x4x64"], 2000, eval_every=200),
     main_model("sort", ["1x1x64"], 2500, eval_every=200),
-    main_model("unique_copy", ["2x1x64"], 1500, eval_every=200),
-    main_model("unique_reverse", ["2x1x64"], 1500, eval_every=200),
-    main_model("unique_bigram_copy", ["2x1x64"], 1500, eval_every=200),
+    main_model("unique_copy", ["2x1x64"], 1200, eval_every=200),
+    main_model("unique_reverse", ["2x1x64"], 1200, eval_every=200),
+    main_model("unique_bigram_copy", ["2x1x32"], 1000, eval_every=200),
     # controls: the same recipe without position offsets
     control("bin_majority", "1x1x16", 1500),
     control("abcde", "2x1x16", 3000),
     control("ab_d_bc", "2x1x16", 3000),
     control("majority", "1x2x64", 2000),
-    control("sort", "1x1x64", 2500, eval_every=200),
+    control("sort", "1x1x64", 1500, eval_every=200),
     control("tomita7", "2x1x16", 3000),
     # tasks the published models do not length-generalize on: their real accuracies are data
-    main_model("tomita5", ["2x1x16"], 2000),
-    main_model("tomita6", ["2x1x16"], 2000),
-    main_model("parity", ["2x2x32"], 1000, eval_every=200),
-    main_model("repeat_copy", ["2x2x32"], 800, eval_every=200),
-    main_model("addition", ["2x2x32"], 800, eval_every=200),
+    main_model("tomita5", ["2x1x16"], 1000),
+    main_model("tomita6", ["2x1x16"], 1000),
+    main_model("parity", ["2x2x32"], 600, eval_every=200),
+    main_model("repeat_copy", ["2x2x32"], 500, eval_every=100),
+    main_model("addition", ["2x2x32"], 500, eval_every=100),
 ]
 
 
