@@ -26,14 +26,12 @@ Functions (``f`` is an expression string or a lookup table ``{key: value}``):
 
 from __future__ import annotations
 
-import builtins
-
 import numpy as np
 
 from . import fields as F
 from .errors import ProgramError
 from .expr import Expr
-from .ops import Constant, Indices, Node, Tokens, make_constant
+from .ops import Constant, Indices, Node, Tokens, make_constant  # noqa: F401 (types for annotations)
 from .ops_attention import (
     PREDICATES,
     SELECT_VARIABLES,
@@ -72,7 +70,7 @@ def _basis(basis):
 
 
 def _function(f, variables, arity: int, default) -> dict:
-    default = int(default) if F.is_int(default) else F.number(default, "default")
+    default = F.int_or_float(default, "default")
     if isinstance(f, str):
         return {"expr": Expr(f, variables), "table": None, "default": default}
     if isinstance(f, (dict, list, tuple)):
@@ -131,7 +129,7 @@ def selector_not(a: Node) -> SelectorNot:
 def aggregate(selector: Node, values: Node, *, numerical: bool = False, default=0) -> Aggregate:
     """Mean of ``values`` over the selected keys; cat values: the common value (or ``default``),
     or with ``numerical=True`` the histogram ``vec``. See :mod:`.ops_attention`."""
-    default = int(default) if F.is_int(default) else F.number(default, "default")
+    default = F.int_or_float(default, "default")
     return Aggregate(_var(selector, "aggregate"), _var(values, "aggregate"), bool(numerical), default)
 
 
@@ -238,4 +236,3 @@ __all__ = [
     "aggregate", "selector_width", "score", "key_score", "soft_select", "apply", "onehot", "argmax", "harden",
     "relu", "threshold", "normalize", "sharpen", "component", "vec_sum", "vec_max", "mlp", "readout", "constant",
 ]
-_ = builtins  # the module shadows the builtin `map` on purpose

@@ -49,6 +49,11 @@ def number(value, what: str, *, integer: bool = False, low: float = -MAX_CONSTAN
     return value
 
 
+def int_or_float(value, what: str):
+    """A bounded number that keeps its int-ness (categories are ints, num values may be either)."""
+    return number(value, what, integer=is_int(value))
+
+
 def _short(value) -> str:
     text = str(value) if not is_int(value) or abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
     return text[:40]

@@ -285,6 +285,7 @@ class Aggregate(Node):
 
     def typecheck(self, ctx, types):
         ts, tv = types
+        F.int_or_float(self.default, "default")
         expect_kind("the selector", ts, "sel", "soft")
         expect_kind("the values", tv, "cat", "num", "vec")
         if tv.kind == "cat" and not self.numerical:
@@ -308,7 +309,7 @@ class Aggregate(Node):
     def from_fields(cls, obj, node, basis):
         F.check_keys(obj, ("selector", "values"), ("numerical", "default"))
         default = obj.get("default", 0)
-        default = int(default) if F.is_int(default) else F.number(default, "field 'default'")
+        default = F.int_or_float(default, "field 'default'")
         return cls(node(F.field(obj, "selector", F.ref_id)), node(F.field(obj, "values", F.ref_id)),
                    F.field(obj, "numerical", F.boolean, default=False), default)
 

@@ -23,9 +23,9 @@ from typing import ClassVar
 import numpy as np
 
 from . import fields as F
-from .errors import ProgramError
+from .errors import MAX_TABLE_ENTRIES, ProgramError
 from .expr import Expr
-from .ops import Node, expect_kind, register_op
+from .ops import Node, register_op
 from .vtypes import NUM, Basis, ValueType
 
 MAP_VARIABLES = ("x", "i")
@@ -51,8 +51,6 @@ def _table_entries(entries, arity: int, what: str) -> tuple[tuple, ...]:
         items = entries
     else:
         raise ProgramError(f"{what} must be a dict or a list of [key, value] entries")
-    from .errors import MAX_TABLE_ENTRIES
-
     if len(items) > MAX_TABLE_ENTRIES:
         raise ProgramError(f"{what} has more than {MAX_TABLE_ENTRIES} entries")
     out, seen = [], set()
@@ -64,7 +62,7 @@ def _table_entries(entries, arity: int, what: str) -> tuple[tuple, ...]:
             raise ProgramError(f"{what}: key {list(key)} appears twice")
         seen.add(key)
         value = item[arity]
-        out.append((*key, int(value) if F.is_int(value) else F.number(value, f"{what} value")))
+        out.append((*key, F.int_or_float(value, f"{what} value")))
     return tuple(sorted(out))
 
 
@@ -85,6 +83,7 @@ class _Function:
 
     def _check_output(self, ctx, types: list[ValueType]) -> ValueType:
         problems = []
+        F.int_or_float(self.default, "default")
         vec_args = [t for t in types if t.kind == "vec"]
         for name, t in zip("xy", types):
             if t.kind not in ("cat", "num", "vec"):
@@ -129,7 +128,7 @@ class _Function:
         name = obj.get("basis")
         base = basis(F.check_name(name, "field 'basis'")) if name is not None else None
         default = obj.get("default", 0)
-        default = int(default) if F.is_int(default) else F.number(default, "field 'default'")
+        default = F.int_or_float(default, "field 'default'")
         if "expr" in obj:
             return {"expr": Expr(obj["expr"], variables), "table": None, "default": default, "basis": base}
         return {"expr": None, "table": _table_entries(obj["table"], cls.arity, "field 'table'"), "default": default,
