@@ -143,7 +143,7 @@ program as RASP code, is [index.html](index.html); the tables are also in
 
 ## Ranking
 
-{ranking}
+{ranking if entries else "No verified submission yet."}
 
 ![mean match_acc against input length]({plots.MATCH_BY_LENGTH})
 ![n_ops against mean match_acc on 51-150]({plots.SIZE_VS_MATCH})
