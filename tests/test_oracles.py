@@ -44,10 +44,9 @@ def first_failure(name: str, batch) -> str:
     wrong = np.flatnonzero(~(equal | ~batch.label_mask).all(1))
     if not len(wrong):
         return ""
-    row = wrong[0]
-    ids = batch.input_ids[row, : batch.lengths[row]]
-    positions = np.flatnonzero(~(equal[row] | ~batch.label_mask[row]))[: batch.lengths[row]]
-    return f"{task.describe(ids)} (wrong at positions {positions[:10].tolist()})"
+    row, length = wrong[0], batch.lengths[wrong[0]]
+    positions = np.flatnonzero(~(equal[row] | ~batch.label_mask[row])[:length])
+    return f"{task.describe(batch.input_ids[row, :length])} (wrong at positions {positions[:10].tolist()})"
 
 
 def test_oracle_registry_matches_the_suite():
