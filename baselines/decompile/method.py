@@ -32,6 +32,9 @@ from . import executors as ex
 from .data import chunked_match_accuracy, sample
 from .graph import Stage1Graph
 from .linear_ln import estimate_ln_var
+from .match_mlp import match_mlps
+from .match_select import greedy_match
+from .prune import run_pipeline
 from .render import build_program
 from .weights import extract_weights
 
@@ -79,6 +82,9 @@ class Decompile:
         out = asdict(self.config)
         out["lengths"] = [0, self.config.max_length]
         out["split_mlps"] = False
+        out["stages"] = ["stage1 edges", "stage2 paths", "stage3 qk terms", "mlp matching", "select matching"]
+        out["thresholds"] = {"select_accept": 0.96, "select_keep": 0.95, "mlp_accept": 0.9, "mlp_fvu": 0.6,
+                             "mask_init": self.config.theta0, "dangling_removal": "stages 1-2"}
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def extract(self, model, task):
@@ -99,8 +105,6 @@ class Decompile:
         report = {"unpruned_linear_acc": acc, "stage": "unpruned"}
         chosen = (g, C)
         if cfg.prune:
-            from .prune import run_pipeline
-
             chosen, pipeline_report = run_pipeline(W, g1, C1, task, model, eval_set, cfg, start)
             report.update(pipeline_report)
         g, C = chosen
@@ -108,9 +112,6 @@ class Decompile:
         C64 = C.to(torch.float64)
         overrides, converted = {}, {}
         if cfg.match_primitives and g.is_stage3:
-            from .match_mlp import match_mlps
-            from .match_select import greedy_match
-
             specials = {"bos": task.vocab.bos, "sep": task.vocab.sep, "eos": task.vocab.eos}
             match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
             deadline = max(time.perf_counter(), start + cfg.time_budget_s) + cfg.match_budget_s
