@@ -523,7 +523,7 @@ def _term_scores(table: np.ndarray, q, k, tq, tk) -> np.ndarray:
     if tq.kind == "cat":
         by_query_value = np.swapaxes(k @ table.T, 1, 2)  # (B, n_q, T)
         return np.take_along_axis(by_query_value, np.broadcast_to(q[:, :, None], (B, T, T)), axis=1)
-    return np.matmul(q @ table, np.swapaxes(k, 1, 2))
+    return _bmm(q @ table, np.swapaxes(k, 1, 2), torch.float64)
 
 
 def _pair_score(table: list, q, k) -> float:
