@@ -91,8 +91,8 @@ PLAN: list[Plan] = [
 
 #: Candidates tried after the whole plan, while the budget lasts, for main models that did not
 #: length-generalize with the first architecture (published models of these tasks did).
-SECOND_PASS: dict[str, tuple[str, ...]] = {
-    name: ("1x1x64",) for name in ("aastar", "ababstar", "d2", "tomita4", "012_0_2", "aaaastar")
+SECOND_PASS: dict[str, tuple[str, ...]] = {  # in this order, most promising first
+    name: ("1x1x64",) for name in ("d2", "tomita4", "012_0_2", "aastar", "ababstar", "aaaastar")
 }
 
 
@@ -175,7 +175,7 @@ def main() -> None:
             log(f"{plan.model_id}: already in the zoo")
             continue
         land(plan, runs, args, spent, budget_left(), spent_file)
-    for plan in todo:
+    for plan in sorted((p for p in todo if p.model_id in SECOND_PASS), key=lambda p: list(SECOND_PASS).index(p.model_id)):
         entry = load_manifest()["models"].get(plan.model_id)
         extra = SECOND_PASS.get(plan.model_id, ())
         tried = {r["arch"] for r in (entry or {}).get("search", [])}
