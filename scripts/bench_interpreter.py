@@ -6,7 +6,7 @@ time on the whole bin, the reference (plain Python) interpreter's time
 (measured on a sample of sequences and scaled to the bin, since it takes
 minutes), the speed-up, and the forward pass of a reference-model-sized GPT-2
 (random weights; the size of the published model for the task) on the same bin.
-The programs are the demo programs of bench/program/examples.py, checked to be
+The programs are the tasks' oracle programs (bench.oracles), checked to be
 correct on the bin first.
 
     python scripts/bench_interpreter.py [--reference-sequences 40] [--threads 1]
@@ -24,13 +24,14 @@ import numpy as np
 import torch
 
 import bench.program as rasp
-from bench.program.examples import make_dyck, make_sort
+from bench.oracles import get_oracle
 from bench.task import get_task
 
 # (task, demo program, split, model size like the published ones: layers, heads, width)
 CASES = [
-    ("sort", lambda task: make_sort(task), "test_101_150", (1, 1, 256)),
-    ("d12", lambda task: make_dyck(task, 12), "test_101_150", (2, 1, 64)),
+    ("sort", lambda task: get_oracle("sort"), "test_101_150", (1, 1, 256)),
+    ("d12", lambda task: get_oracle("d12"), "test_101_150", (2, 1, 64)),
+    ("tomita4", lambda task: get_oracle("tomita4"), "test_101_150", (2, 1, 64)),
 ]
 
 
