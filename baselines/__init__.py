@@ -1,3 +1,3 @@
 """Extraction methods shipped with the benchmark; importing this package registers them."""
 
-from baselines import lookup, oracle  # noqa: F401
+from baselines import decompile, lookup, oracle  # noqa: F401
