@@ -136,7 +136,7 @@ def score_program(program: Program, model, task: Task, splits, limit: int | None
     metrics = {}
     for bin_name in BINS:
         counts = BinCounts()
-        for batch in split_batches(task, splits[bin_name], batch_size=BATCH_SIZE, limit=limit):
+        for batch in split_batches(task, splits[bin_name], batch_size=BATCH_SIZE, limit=limit, by_length=True):
             counts.add(batch, predict(model, batch, task.kind), run_program(program, batch))
         metrics[bin_name] = counts.metrics()
     return metrics

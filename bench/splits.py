@@ -246,11 +246,18 @@ def load_splits(task: Task | str, *, cache_dir: str | os.PathLike | None = None)
 
 
 def split_batches(
-    task: Task | str, dataset: datasets.Dataset, batch_size: int = 256, limit: int | None = None
+    task: Task | str,
+    dataset: datasets.Dataset,
+    batch_size: int = 256,
+    limit: int | None = None,
+    *,
+    by_length: bool = False,
 ) -> Iterator[Batch]:
     """The split as padded :class:`~bench.task.Batch` es in order, positions ``0..T-1``.
 
-    ``limit`` keeps only the first ``limit`` sequences.
+    ``limit`` keeps only the first ``limit`` sequences. ``by_length`` batches
+    those sequences shortest first (a stable sort), so that a batch pads
+    little; scores that are counts over sequences do not depend on the order.
     """
     task = _resolve(task)
     if batch_size < 1:
@@ -258,8 +265,11 @@ def split_batches(
     lengths, values = _token_arrays(dataset)
     n = len(lengths) if limit is None else min(limit, len(lengths))
     sequences = [s.tolist() for s in np.split(values, np.cumsum(lengths)[:-1])] if len(lengths) else []
+    sequences = sequences[:n]
+    if by_length:
+        sequences = [sequences[i] for i in np.argsort(lengths[:n], kind="stable")]
     for start in range(0, n, batch_size):
-        yield task.collate(sequences[start : min(start + batch_size, n)])
+        yield task.collate(sequences[start : start + batch_size])
 
 
 def export_splits(

@@ -385,3 +385,19 @@ def test_export_writes_a_hub_ready_folder(tmp_path, split_cache, suite_splits):
 def test_unknown_task_name_in_splits():
     with pytest.raises(TaskError, match="Did you mean 'parity'"):
         load_splits("parrity")
+
+
+def test_batches_by_length_hold_the_same_sequences_shortest_first(split_cache):
+    from bench.splits import load_splits, split_batches
+    from bench.task import get_task
+
+    task = get_task("unique_copy")
+    split = load_splits(task, cache_dir=split_cache)["test_0_50"]
+
+    def rows(batches):
+        return [tuple(ids[:n]) for b in batches for ids, n in zip(b.input_ids.tolist(), b.lengths.tolist())]
+
+    plain = rows(split_batches(task, split, 64, limit=300))
+    ordered = rows(split_batches(task, split, 64, limit=300, by_length=True))
+    assert sorted(plain) == sorted(ordered) and len(ordered) == 300
+    assert [len(r) for r in ordered] == sorted(len(r) for r in ordered)
