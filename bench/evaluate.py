@@ -34,6 +34,7 @@ from bench.predict import predict
 from bench.program import Program, run_program
 from bench.results import (
     BINS,
+    SCHEMA_VERSION,
     Cost,
     MethodInfo,
     ModelInfo,
@@ -42,7 +43,7 @@ from bench.results import (
     Size,
     TaskInfo,
     save_results,
-    write_json_atomic,
+    write_text_atomic,
 )
 from bench.scoring import BinCounts, is_success, summarize
 from bench.splits import load_splits, split_batches, split_fingerprint
@@ -200,13 +201,6 @@ def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
     return result
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 # ----- step 3: the run -----------------------------------------------------------------
 
 
@@ -226,7 +220,7 @@ def git_commit() -> str | None:
 
 def new_results(method, spec: str, options: Options) -> Results:
     return Results(
-        schema_version=1,
+        schema_version=SCHEMA_VERSION,
         bench_version=bench.__version__,
         git_commit=git_commit(),
         date=now(),

@@ -151,19 +151,23 @@ def load_results(path: str | Path) -> Results:
         raise ResultsError(f"{path}: " + "; ".join(exc.problems)) from None
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON so that a reader never sees a half-written file."""
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a file so that a reader never sees it half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=False)
-            handle.write("\n")
+            handle.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON so that a reader never sees a half-written file."""
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def save_results(path: str | Path, results: Results) -> None:
