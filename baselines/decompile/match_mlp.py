@@ -26,12 +26,12 @@ superset, so the fit is stricter).
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 import bench.program as rasp
 
+from .clock import cpu_seconds
 from .match_select import program_accuracy
 from .render import build_program
 
@@ -59,7 +59,7 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9
         if var.kind == "attn" and g.vars[var.value].kind in ("tok", "pos"):
             traceable.add(v)
     for spec in g.mlps:
-        if time.perf_counter() > deadline:
+        if cpu_seconds() > deadline:
             break
         name = f"mlp{spec.layer}"
         candidates = [u for u in spec.inputs if u in traceable]
@@ -84,7 +84,7 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9
                 trials.append((f"keep_one({g.vars[u].name})", u, table, fvu))
         best = None
         for label, u, table, fvu in trials:
-            if time.perf_counter() > deadline:
+            if cpu_seconds() > deadline:
                 break
             acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: (u, table)}), data)
             if best is None or acc > best[0]:

@@ -27,6 +27,7 @@ import torch
 
 import bench.program as rasp
 
+from .clock import cpu_seconds
 from .data import DataBatch, sequence_match
 from .render import build_program
 
@@ -79,8 +80,7 @@ def program_accuracy(program: rasp.Program, data: DataBatch, size: int = 128) ->
 def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: float,
                  accept: float = 0.96, keep: float = 0.95, converted: dict | None = None) -> tuple[dict, dict]:
     """Greedy primitive replacement (after MLP conversion ``converted``); returns (overrides, report)."""
-    import time
-
+    
     from .match_mlp import basis_name
 
     converted = converted or {}
@@ -115,7 +115,7 @@ def greedy_match(W, g, C, kind: str, data: DataBatch, specials: dict, deadline: 
     tried = 0
     for key, library in interactions:
         for name, table in library:
-            if time.perf_counter() > deadline:
+            if cpu_seconds() > deadline:
                 break
             trial = {**overrides, key: table}
             tried += 1

@@ -19,12 +19,12 @@ training data drawn from a pool sampled once.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 
 from . import executors as ex
+from .clock import cpu_seconds
 from .consts import Consts
 from .data import DataBatch, chunked_match_accuracy, distill_loss, sample
 from .graph import Stage1Graph, apply_stage3_mask
@@ -71,7 +71,7 @@ def train_masks(forward, n_edges: int, dag, consts: Consts, lam: float, steps: i
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     step, limit = 0, steps
-    while step < limit and step < 3 * steps and time.perf_counter() < deadline:
+    while step < limit and step < 3 * steps and cpu_seconds() < deadline:
         batch = pool.batch()
         m = sampler.sample(len(batch), gen)
         if dag is not None:
@@ -106,7 +106,7 @@ def stage1(W, g1: Stage1Graph, C1: Consts, pool, eval_set, cfg, deadline) -> lis
 
     results = []
     for lam in cfg.lambdas1:
-        if time.perf_counter() > deadline:
+        if cpu_seconds() > deadline:
             break
         keep, C, steps = train_masks(forward, g1.n_edges, dag, C1, lam, cfg.steps1, pool, cfg, deadline)
         if not bool(keep.any()):
@@ -126,7 +126,7 @@ def stage2(W, g, C, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
 
     results = []
     for lam in lams:
-        if time.perf_counter() > deadline:
+        if cpu_seconds() > deadline:
             break
         keep, Ct, steps = train_masks(forward, len(edges), dag, C, lam, cfg.steps2, pool, cfg, deadline)
         if not bool(keep.any()):
@@ -144,7 +144,7 @@ def stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
 
     results = []
     for lam in lams:
-        if time.perf_counter() > deadline:
+        if cpu_seconds() > deadline:
             break
         keep, Ct, steps = train_masks(forward, len(edges), None, C3, lam, cfg.steps3, pool, cfg, deadline)
         gk = apply_stage3_mask(g3, keep.tolist())
