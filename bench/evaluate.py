@@ -4,9 +4,11 @@ For every reference model: extract a program (in a child process, under a
 time limit), run program and model on the same teacher-forced sequences of
 every frozen test bin, and record faithfulness, accuracy, size and cost.
 ``results.json`` and ``programs/`` are rewritten atomically after every
-model, so an interrupted run keeps what it finished.
+model, so an interrupted run keeps what it finished, and ``--resume`` goes
+on from there. ``--jobs N`` runs N extractions side by side (same results).
 
     python -m bench.evaluate oracle                      # every zoo model
+    python -m bench.evaluate decompile --jobs 2 --resume # slow methods: 2 at a time, restartable
     python -m bench.evaluate lookup --tasks sort count --limit 200
     python -m bench.evaluate path/to/method.py --models ./my_checkpoint --task sort
 """
@@ -21,6 +23,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from tabulate import tabulate
@@ -28,10 +31,11 @@ from tqdm import tqdm
 
 import bench
 from bench import hub
-from bench.extract import run_extraction
+from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
 from bench.predict import predict
 from bench.program import Program, run_program
+from bench.resume import ResumeError, reusable_results
 from bench.results import (
     BINS,
     SCHEMA_VERSION,
@@ -65,6 +69,7 @@ class Options:
     match_threshold: float
     time_limit: float
     isolate: bool
+    jobs: int = 1  # extractions running at once
 
 
 # ----- step 1: what to evaluate ------------------------------------------------------
@@ -80,6 +85,7 @@ class ModelRef:
     hub_repo: str | None
     revision: str | None
     role: str | None
+    sha256: str  # of the weights it will load
     preloaded: object = None  # a hub.ReferenceModel already loaded to learn its task
 
     def load(self):
@@ -87,7 +93,8 @@ class ModelRef:
 
 
 def zoo_ref(model_id: str, entry: dict) -> ModelRef:
-    return ModelRef(model_id, entry["task"], "zoo", entry.get("hub_repo"), entry.get("revision"), entry.get("role"))
+    return ModelRef(model_id, entry["task"], "zoo", entry.get("hub_repo"), entry.get("revision"), entry.get("role"),
+                    entry["sha256"])
 
 
 def checkpoint_ref(spec: str, task: str | None) -> ModelRef:
@@ -100,7 +107,7 @@ def checkpoint_ref(spec: str, task: str | None) -> ModelRef:
     loaded = hub.load_checkpoint(spec, task=task)
     source = "local" if loaded.source == "local" else "hub"
     return ModelRef(loaded.model_id, loaded.task_name, source, spec if source == "hub" else None,
-                    loaded.revision, None, loaded)
+                    loaded.revision, None, loaded.sha256, loaded)
 
 
 def select_models(model_specs: list[str] | None, task_names: list[str] | None, task_override: str | None):
@@ -155,14 +162,27 @@ def program_filename(model_id: str) -> str:
     return "programs/" + re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") + ".json"
 
 
-def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
-    """Extract, save and score one program; failures are recorded, never raised."""
+@dataclass
+class Prepared:
+    """A model loaded with its task, frozen splits and the task view its extraction gets."""
+
+    ref: ModelRef
+    loaded: object  # hub.ReferenceModel
+    task: Task
+    splits: dict
+    view: TaskView
+
+
+def prepare(ref: ModelRef, options: Options) -> Prepared:
     loaded = ref.load()
     task = get_task(ref.task)
-    splits = load_splits(task)
     model_seed = int.from_bytes(hashlib.sha256(f"{options.seed}/{ref.id}".encode()).digest()[:8], "little")
-    view = TaskView(task, np.random.default_rng(model_seed))
-    extraction = run_extraction(method, loaded.model, view, time_limit=options.time_limit, isolate=options.isolate)
+    return Prepared(ref, loaded, task, load_splits(task), TaskView(task, np.random.default_rng(model_seed)))
+
+
+def score_extraction(prepared: Prepared, extraction: Extraction, options: Options, out_dir: Path) -> ModelResult:
+    """Save and score an extracted program; failures are recorded, never raised."""
+    ref, loaded, task, splits = prepared.ref, prepared.loaded, prepared.task, prepared.splits
     result = ModelResult(
         model=ModelInfo(
             id=ref.id,
@@ -201,6 +221,34 @@ def evaluate_model(method, ref, options: Options, out_dir: Path) -> ModelResult:
     return result
 
 
+def evaluate_model(method, ref: ModelRef, options: Options, out_dir: Path) -> ModelResult:
+    """Extract, save and score one program; failures are recorded, never raised."""
+    prepared = prepare(ref, options)
+    extraction = run_extraction(method, prepared.loaded.model, prepared.view, time_limit=options.time_limit,
+                                isolate=options.isolate)
+    return score_extraction(prepared, extraction, options, out_dir)
+
+
+def evaluate_models(method, refs: list[ModelRef], options: Options, out_dir: Path) -> Iterator[ModelResult]:
+    """Each model's result as soon as it is ready; ``options.jobs`` extractions run side by side.
+
+    Programs are scored in this process while the other extractions go on, so
+    the results do not depend on ``jobs`` (each extraction is seeded by model).
+    """
+    if options.jobs == 1 or not options.isolate or not can_isolate():
+        for ref in refs:
+            yield evaluate_model(method, ref, options, out_dir)
+        return
+    queue, running = list(refs), {}
+    while queue or running:
+        while queue and len(running) < options.jobs:
+            prepared = prepare(queue.pop(0), options)
+            child = start_extraction(method, prepared.loaded.model, prepared.view, time_limit=options.time_limit)
+            running[child] = prepared
+        for child in wait_for_any(list(running)):
+            yield score_extraction(running.pop(child), child.finish(), options, out_dir)
+
+
 # ----- step 3: the run -----------------------------------------------------------------
 
 
@@ -235,11 +283,26 @@ def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def record(results: Results, result: ModelResult, out_dir: Path) -> None:
-    results.models.append(result)
+def record(results: Results, result: ModelResult, out_dir: Path, order: list[str]) -> None:
+    """Add one model's result (kept in the order of ``order``) and rewrite results.json."""
+    results.models = [m for m in results.models if m.model.id != result.model.id] + [result]
+    results.models.sort(key=lambda m: order.index(m.model.id))
     results.summary = summarize(results.models)
     results.date = now()
     save_results(out_dir / "results.json", results)
+
+
+def start_results(results: Results, refs: list[ModelRef], out_dir: Path, resume: bool) -> list[ModelRef]:
+    """Fill ``results`` with what ``--resume`` keeps; returns the models still to evaluate."""
+    if not resume:
+        return refs
+    kept = reusable_results(out_dir, results, {ref.id: ref.sha256 for ref in refs})
+    order = [ref.id for ref in refs]
+    for result in kept.values():
+        record(results, result, out_dir, order)
+    if kept:
+        print(f"resuming: {len(kept)} of {len(refs)} models kept from {out_dir / 'results.json'}")
+    return [ref for ref in refs if ref.id not in kept]
 
 
 # ----- step 4: what a person reads -------------------------------------------------------------
@@ -318,6 +381,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=_positive_int, help="score only the first N sequences of each bin")
     parser.add_argument("--match-threshold", type=_fraction, default=DEFAULT_THRESHOLD, help="success criterion (default 0.9)")
     parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds per extraction (default 600)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="extractions to run side by side (default 1)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the models an earlier run with the same settings finished in --out")
     parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
     return parser.parse_args(argv)
 
@@ -344,22 +410,29 @@ def _fraction(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate)
+    options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate, args.jobs)
     try:
+        if args.jobs > 1 and args.no_isolate:
+            raise UsageError("--jobs runs extractions in child processes; it cannot be combined with --no-isolate")
         method = resolve_method(args.method)
         refs = select_models(args.models, args.tasks, args.task)
-    except (MethodError, TaskError, hub.ModelError, UsageError) as exc:
+        out_dir = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", method.name)
+        results = new_results(method, args.method, options)
+        todo = start_results(results, refs, out_dir, args.resume)
+    except (MethodError, TaskError, hub.ModelError, UsageError, ResumeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out_dir = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", method.name)
-    results = new_results(method, args.method, options)
-    for ref in tqdm(refs, desc=f"{method.name}", unit="model"):
-        try:
-            result = evaluate_model(method, ref, options, out_dir)
-        except (hub.ModelError, TaskError) as exc:
-            print(f"error: {ref.id}: {exc}", file=sys.stderr)
-            return 2
-        record(results, result, out_dir)
+    order = [ref.id for ref in refs]
+    bar = tqdm(total=len(refs), initial=len(refs) - len(todo), desc=f"{method.name}", unit="model")
+    try:
+        for result in evaluate_models(method, todo, options, out_dir):
+            record(results, result, out_dir, order)
+            bar.update()
+    except (hub.ModelError, TaskError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
     plot_match_by_length(results, out_dir / "match_acc_by_length.png")
     print(summary_table(results))
     if any(m.status == "error" for m in results.models):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import sys
@@ -96,31 +97,65 @@ def _collect(outcome: dict, time_limit: float) -> Extraction:
         return Extraction(None, f"invalid program: {exc}", seconds, memory)
 
 
-def run_extraction(method, model, task_view, *, time_limit: float, isolate: bool = True) -> Extraction:
-    """Extract a program for one model; every failure comes back as ``Extraction.error``."""
-    if not isolate or "fork" not in multiprocessing.get_all_start_methods():
-        return _collect(_extract_to_json(method, model, task_view), time_limit)
+class Running:
+    """An extraction going on in a forked child; :meth:`finish` collects it."""
+
+    def __init__(self, process, receiver, time_limit: float):
+        self.process = process
+        self.receiver = receiver  # the child's end sends one JSON message, then closes
+        self.time_limit = time_limit
+        self.started = time.perf_counter()
+
+    @property
+    def seconds_left(self) -> float:
+        return self.started + self.time_limit - time.perf_counter()
+
+    def finish(self) -> Extraction:
+        """The outcome: waits at most until the time limit, then stops the child."""
+        try:
+            if not self.receiver.poll(max(0.0, self.seconds_left)):
+                self.process.kill()
+                self.process.join()
+                return Extraction(None, f"extraction did not finish within {self.time_limit:.0f} s",
+                                  self.time_limit, 0.0)
+            outcome = json.loads(self.receiver.recv())
+        except EOFError:
+            self.process.join()
+            return Extraction(
+                None,
+                f"the extraction process died (exit code {self.process.exitcode})",
+                time.perf_counter() - self.started,
+                0.0,
+            )
+        finally:
+            self.receiver.close()
+        self.process.join()
+        return _collect(outcome, self.time_limit)
+
+
+def can_isolate() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def start_extraction(method, model, task_view, *, time_limit: float) -> Running:
+    """Fork a child that runs ``method.extract``; needs :func:`can_isolate`."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
-    start = time.perf_counter()
     process = context.Process(target=_child, args=(sender, method, model, task_view), daemon=True)
     process.start()
     sender.close()
-    try:
-        if not receiver.poll(time_limit):
-            process.kill()
-            process.join()
-            return Extraction(None, f"extraction did not finish within {time_limit:.0f} s", time_limit, 0.0)
-        outcome = json.loads(receiver.recv())
-    except EOFError:
-        process.join()
-        return Extraction(
-            None,
-            f"the extraction process died (exit code {process.exitcode})",
-            time.perf_counter() - start,
-            0.0,
-        )
-    finally:
-        receiver.close()
-    process.join()
-    return _collect(outcome, time_limit)
+    return Running(process, receiver, time_limit)
+
+
+def wait_for_any(running: list[Running]) -> list[Running]:
+    """Block until some extraction has finished (or run out of time); returns those."""
+    timeout = max(0.0, min(r.seconds_left for r in running))
+    ready = set(multiprocessing.connection.wait([r.receiver for r in running], timeout=timeout))
+    return [r for r in running if r.receiver in ready or r.seconds_left <= 0]
+
+
+def run_extraction(method, model, task_view, *, time_limit: float, isolate: bool = True) -> Extraction:
+    """Extract a program for one model; every failure comes back as ``Extraction.error``."""
+    if not isolate or not can_isolate():
+        return _collect(_extract_to_json(method, model, task_view), time_limit)
+    return start_extraction(method, model, task_view, time_limit=time_limit).finish()

@@ -1,0 +1,80 @@
+"""Which results of an earlier run in the same output folder a new run can keep (``--resume``).
+
+An entry is kept only when rerunning it would reproduce it: the same method
+(name and parameters), seed, ``--limit`` and threshold for the whole run, and
+for the model the same weights (sha256), task version and split
+fingerprints, with its program file present and unchanged. Everything else is
+evaluated again. A results file from a different run is refused rather than
+mixed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from bench.results import ModelResult, Results, ResultsError, load_results
+from bench.splits import load_splits, split_fingerprint
+from bench.task import get_task
+
+
+class ResumeError(ValueError):
+    """The output folder holds results that a resumed run must not mix with its own."""
+
+
+def run_mismatches(previous: Results, current: Results) -> list[str]:
+    """What differs between two runs' settings, as ``field: old -> new``."""
+    problems = []
+    for label, old, new in [
+        ("method", previous.method.name, current.method.name),
+        ("method parameters", previous.method.parameters, current.method.parameters),
+        ("seed", previous.seed, current.seed),
+        ("limit", previous.limit, current.limit),
+        ("match_threshold", previous.match_threshold, current.match_threshold),
+    ]:
+        if old != new:
+            problems.append(f"{label}: {old!r} -> {new!r}")
+    return problems
+
+
+def _task_unchanged(entry: ModelResult) -> bool:
+    task = get_task(entry.task.name)
+    if task.version != entry.task.version:
+        return False
+    splits = load_splits(task)
+    return all(split_fingerprint(splits[b]) == fp for b, fp in entry.task.split_fingerprints.items())
+
+
+def _program_unchanged(entry: ModelResult, out_dir: Path) -> bool:
+    if entry.status != "ok":
+        return True
+    path = out_dir / entry.program_file
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.program_sha256
+
+
+def reusable_results(out_dir: Path, current: Results, weights_sha256: dict[str, str]) -> dict[str, ModelResult]:
+    """Entries of ``out_dir/results.json`` to keep, by model id.
+
+    ``weights_sha256`` maps every model id of the new run to the sha256 of
+    the weights it would score; models not in it are dropped.
+    """
+    path = out_dir / "results.json"
+    if not path.exists():
+        return {}
+    try:
+        previous = load_results(path)
+    except ResultsError as exc:
+        raise ResumeError(f"cannot resume: {exc}") from None
+    problems = run_mismatches(previous, current)
+    if problems:
+        raise ResumeError(
+            f"cannot resume from {path}: it was made with different settings ({'; '.join(problems)}); "
+            "use another --out, or leave out --resume to start over"
+        )
+    keep = {}
+    for entry in previous.models:
+        if weights_sha256.get(entry.model.id) != entry.model.weights_sha256:
+            continue
+        if _task_unchanged(entry) and _program_unchanged(entry, out_dir):
+            keep[entry.model.id] = entry
+    return keep
