@@ -103,3 +103,19 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
     assert Program.from_json(program.to_json()).n_ops == program.n_ops
     assert method.last_report["stage"] == "stage3"
     assert method.parameters["lengths"] == [0, 30]
+    notes = Program.from_json(program.to_json()).notes  # the report travels with the program
+    assert "pruned on lengths 0-30" in notes and "un-pruned, linearised LayerNorm: match" in notes
+    assert "stage 3 chosen" in notes and "CPU seconds" in notes
+
+
+def test_notes_summarise_the_report_and_flag_a_failed_linearisation():
+    from baselines.decompile.notes import report_notes
+
+    report = {"unpruned_linear_acc": 0.012, "runs": [{"stage": 1, "lambda": 1e-4, "edges": 0, "acc": 0.0, "steps": 150}],
+              "mlp_matching": {"mlp0": {"kept_neural": True, "best": ["keep_one(wpe)", 0.15]}},
+              "select_matching": {"acc0": 0.5, "final": 0.5, "tried": 3, "matched": {}, "kept": True},
+              "cpu_seconds": 12.0, "seconds": 20.0}
+    notes = report_notes(report, 50, 768, 0.9)
+    assert "match 0.012 (< 0.9: LLN-A does not hold here)" in notes
+    assert "mlp0: kept as an MLP; best candidate keep_one(wpe) reached 0.150" in notes
+    assert "3 trials, match 0.500 -> 0.500" in notes and "pruned on lengths 0-50" in notes

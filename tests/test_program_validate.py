@@ -163,3 +163,16 @@ def test_every_node_problem_is_reported_from_json():
     assert len(problems) == 2
     assert any("'prefix' (select): unknown predicate" in p for p in problems)
     assert any("'hist' (aggregate): field 'numerical' must be true or false" in p for p in problems)
+
+
+def test_notes_travel_with_the_program_and_are_only_text():
+    plain = small_program()
+    assert "notes" not in plain.to_json()  # absent when empty: programs without notes keep their bytes
+    noted = Program(plain.output, vocab_size=V, kind="token", n_positions=8, name="small",
+                    notes="pruned in 3 stages\nstage 1: 12 edges, match 0.97")
+    again = Program.from_json(noted.dumps())
+    assert again.notes == noted.notes and again == noted and again != plain
+    shown = again.pretty().splitlines()
+    assert shown[1:3] == ["#   pruned in 3 stages", "#   stage 1: 12 edges, match 0.97"]
+    for bad in ["\x00binary", "x" * 20_001, 42]:
+        assert "notes must be printable text" in json_problems(_mutated(lambda o: o.update(notes=bad)))[0]

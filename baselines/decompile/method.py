@@ -15,7 +15,8 @@ The chosen graph is the smallest (fewest edges/terms) whose match accuracy
 on a fixed evaluation set reaches ``target_acc``; if no pruned graph
 reaches it, the least-pruned stage result that is best, and as a last
 resort the un-pruned linearised program. Every choice is recorded in
-``self.last_report``.
+``self.last_report`` and summarised in the program's notes (``bench.show``
+prints them).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from bench.methods import register_method
+from bench.program import Program
 
 from . import executors as ex
 from .clock import cpu_seconds
@@ -35,6 +37,7 @@ from .graph import Stage1Graph
 from .linear_ln import estimate_ln_var
 from .match_mlp import match_mlps
 from .match_select import greedy_match
+from .notes import report_notes
 from .prune import run_pipeline
 from .render import build_program
 from .weights import extract_weights
@@ -125,7 +128,9 @@ class Decompile:
         report["cpu_seconds"] = cpu_seconds() - start
         report["n_ops"] = program.n_ops
         self.last_report = report
-        return program
+        notes = report_notes(report, cfg.max_length, cfg.eval_size, cfg.target_acc)
+        return Program(program.output, vocab_size=program.vocab_size, kind=program.kind,
+                       n_positions=program.n_positions, name=program.name, notes=notes)
 
 
 method = Decompile

@@ -39,7 +39,7 @@ class RunResult:
     lam: float
     n_edges: int
     acc: float
-    graph: object  # Stage1 keep mask (stage 1) or PathGraph (stages 2, 3)
+    graph: object  # (PathGraph, Consts) of the kept graph; None when the run kept no edge
     consts: Consts
     steps: int
 
@@ -110,7 +110,7 @@ def stage1(W, g1: Stage1Graph, C1: Consts, pool, eval_set, cfg, deadline) -> lis
             break
         keep, C, steps = train_masks(forward, g1.n_edges, dag, C1, lam, cfg.steps1, pool, cfg, deadline)
         if not bool(keep.any()):
-            results.append(RunResult(1, lam, 0, 0.0, keep, C, steps))
+            results.append(RunResult(1, lam, 0, 0.0, None, C, steps))  # logged; nothing to render
             continue
         g, Cp = ex.paths_from_stage1(W, g1, C, keep)
         results.append(RunResult(1, lam, int(keep.sum()), _evaluate(W, g, Cp, eval_set), (g, Cp), C, steps))
@@ -154,7 +154,7 @@ def stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
 
 def choose(results: list[RunResult], floor: float) -> RunResult | None:
     """The run with the fewest edges whose accuracy reaches ``floor`` (ties: higher accuracy)."""
-    ok = [r for r in results if r.acc >= floor]
+    ok = [r for r in results if r.acc >= floor and r.graph is not None]
     return min(ok, key=lambda r: (r.n_edges, -r.acc)) if ok else None
 
 

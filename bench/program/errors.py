@@ -27,6 +27,7 @@ class ProgramError(ValueError):
 #: Bounds enforced by validation (a program exceeding one is rejected).
 MAX_NODES = 4096  # nodes in one program, inputs included
 MAX_NAME_CHARS = 64  # node ids, basis names, program name
+MAX_NOTES_CHARS = 20_000  # the program's free-text notes
 MAX_BASIS_SIZE = 4096  # categories of a basis (vocabulary, positions, custom)
 MAX_TABLE_ENTRIES = 1 << 20  # entries of one table or weight matrix
 MAX_TOTAL_PARAMS = 1 << 23  # n_params of a whole program

@@ -32,6 +32,7 @@ def pretty(program) -> str:
     lines = [f"# {program.name}: {program.kind} program, vocab_size={program.vocab_size}, "
              f"n_positions={program.n_positions}; n_ops={program.n_ops}, depth={program.depth}, "
              f"n_params={program.n_params}"]
+    lines += [f"#   {line}".rstrip() for line in program.notes.splitlines()]
     for node in program.nodes:
         if node.op in ("tokens", "indices"):
             text[node] = program.ids[node]

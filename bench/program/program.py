@@ -39,6 +39,7 @@ class Program:
     kind: str
     n_positions: int
     name: str = "program"
+    notes: str = ""  # free text from the method (how the program was obtained); shown, never executed
 
     nodes: tuple[Node, ...] = field(init=False, repr=False)
     ids: dict = field(init=False, repr=False)
@@ -48,7 +49,7 @@ class Program:
 
     def __post_init__(self):
         problems: list[str] = []
-        V.check_metadata(self.vocab_size, self.kind, self.n_positions, self.name, problems)
+        V.check_metadata(self.vocab_size, self.kind, self.n_positions, self.name, problems, self.notes)
         if problems:
             raise ProgramError(problems)
         nodes = V.collect_nodes(self.output, problems)

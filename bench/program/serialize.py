@@ -32,6 +32,7 @@ from .vtypes import STANDARD_BASES, Basis
 
 SCHEMA_VERSION = 1
 _TOP_KEYS = ("schema_version", "name", "kind", "vocab_size", "n_positions", "bases", "nodes", "output")
+_OPTIONAL_KEYS = ("notes",)  # written only when non-empty
 
 
 def to_json(program) -> dict:
@@ -41,7 +42,7 @@ def to_json(program) -> dict:
         entry = {"id": program.ids[node], "op": node.op}
         entry.update(node.to_fields(lambda v: program.ids[v]))
         nodes.append(entry)
-    return {
+    out = {
         "schema_version": SCHEMA_VERSION,
         "name": program.name,
         "kind": program.kind,
@@ -51,6 +52,9 @@ def to_json(program) -> dict:
         "nodes": nodes,
         "output": program.ids[program.output],
     }
+    if program.notes:
+        out["notes"] = program.notes
+    return out
 
 
 def _reject_constant(name: str):
@@ -116,7 +120,7 @@ def from_json(obj):
     check_depth(obj)
     if not isinstance(obj, dict):
         raise ProgramError(f"a program is a JSON object, got {type(obj).__name__}")
-    problems = [f"unknown top-level field {str(k)[:30]!r}" for k in obj if k not in _TOP_KEYS]
+    problems = [f"unknown top-level field {str(k)[:30]!r}" for k in obj if k not in _TOP_KEYS + _OPTIONAL_KEYS]
     problems += [f"missing top-level field {k!r}" for k in _TOP_KEYS if k not in obj]
     if problems:
         raise ProgramError(problems)
@@ -193,7 +197,8 @@ def from_json(obj):
         built[node_id] = node
     name = obj["name"]
     return Program(built[output_id], vocab_size=obj["vocab_size"], kind=obj["kind"],
-                   n_positions=obj["n_positions"], name=name if isinstance(name, str) else _bad_name(name))
+                   n_positions=obj["n_positions"], name=name if isinstance(name, str) else _bad_name(name),
+                   notes=obj.get("notes", ""))
 
 
 def _bad_name(name):

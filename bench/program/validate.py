@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import MAX_BASIS_SIZE, MAX_NODES, MAX_TOTAL_PARAMS, ProgramError
+from .errors import MAX_BASIS_SIZE, MAX_NODES, MAX_NOTES_CHARS, MAX_TOTAL_PARAMS, ProgramError
 from .fields import NAME_RE
 from .ops import CheckContext, Node
 from .vtypes import ValueType
@@ -151,7 +151,7 @@ def typecheck_all(nodes, ids, sizes, problems: list[str]) -> dict[Node, ValueTyp
     return types
 
 
-def check_metadata(vocab_size, kind, n_positions, name, problems: list[str]) -> None:
+def check_metadata(vocab_size, kind, n_positions, name, problems: list[str], notes: str = "") -> None:
     for what, value in (("vocab_size", vocab_size), ("n_positions", n_positions)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BASIS_SIZE:
             problems.append(f"{what} must be an int in 1..{MAX_BASIS_SIZE}, got {str(value)[:30]}")
@@ -159,6 +159,8 @@ def check_metadata(vocab_size, kind, n_positions, name, problems: list[str]) -> 
         problems.append(f"kind must be 'token' or 'token_set', got {str(kind)[:30]!r}")
     if not isinstance(name, str) or len(name) > 200 or not re.fullmatch(r"[\x20-\x7e]*", name):
         problems.append("name must be a printable string of at most 200 characters")
+    if not isinstance(notes, str) or len(notes) > MAX_NOTES_CHARS or not re.fullmatch(r"[\x20-\x7e\n]*", notes):
+        problems.append(f"notes must be printable text (lines of ASCII) of at most {MAX_NOTES_CHARS} characters")
 
 
 def check_output(output_type: ValueType | None, kind: str, output_id: str, problems: list[str]) -> None:

@@ -1,0 +1,58 @@
+"""The decompiler's report as the program's notes: how this program was obtained, in a few lines.
+
+Match accuracies here are the method's own, on its fixed evaluation set
+(``Config.eval_size`` sequences of lengths ``[0, max_length]``), not the
+harness's scores on the frozen test splits.
+"""
+
+from __future__ import annotations
+
+
+def _runs(report: dict, stage: int) -> str:
+    runs = [r for r in report.get("runs", []) if r["stage"] == stage]
+    unit = "terms" if stage == 3 else "edges"
+    return "; ".join(f"lambda {r['lambda']:.0e}: {r['edges']} {unit} {r['acc']:.3f} ({r['steps']} steps)" for r in runs) or "none"
+
+
+def _mlps(report: dict) -> list[str]:
+    lines = []
+    for name, entry in report.get("mlp_matching", {}).items():
+        if isinstance(entry, str):
+            lines.append(f"{name}: kept as an MLP ({entry})")
+        elif "primitive" in entry:
+            lines.append(f"{name}: replaced by {entry['primitive']} (match {entry['acc']:.3f}, fvu {entry['fvu']:.3f})")
+        else:
+            best = entry.get("best")
+            tail = f"; best candidate {best[0]} reached {best[1]:.3f}" if best else ""
+            lines.append(f"{name}: kept as an MLP{tail}")
+    return lines
+
+
+def _selects(report: dict) -> list[str]:
+    s = report.get("select_matching")
+    if not s:
+        return []
+    matched = ", ".join(f"{k} -> {v}" for k, v in s.get("matched", {}).items()) or "none"
+    verdict = "kept" if s.get("kept") else "undone (match fell too far)"
+    return [f"primitive search: {s.get('tried', 0)} trials, match {s.get('acc0', 0):.3f} -> {s.get('final', 0):.3f}, "
+            f"{verdict}; replaced: {matched}"]
+
+
+def report_notes(report: dict, max_length: int, eval_size: int, target_acc: float) -> str:
+    lines = [
+        f"decompile: pruned on lengths 0-{max_length}; match accuracies below are on the method's own "
+        f"{eval_size} sequences",
+        f"un-pruned, linearised LayerNorm: match {report['unpruned_linear_acc']:.3f}"
+        + ("" if report["unpruned_linear_acc"] >= target_acc else f" (< {target_acc}: LLN-A does not hold here)"),
+    ]
+    if "stage1" in report:
+        for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):
+            chosen = report[key]
+            size = chosen.get("edges", chosen.get("terms"))
+            lam = f"lambda {chosen['lambda']:.0e}" if chosen["lambda"] else "no pruning kept"
+            lines.append(f"stage {stage} runs: {_runs(report, stage)}")
+            lines.append(f"stage {stage} chosen: {lam}, {size} {'terms' if stage == 3 else 'edges'}, "
+                         f"match {chosen['acc']:.3f}")
+    lines += _mlps(report) + _selects(report)
+    lines.append(f"{report.get('cpu_seconds', 0):.0f} CPU seconds, {report.get('seconds', 0):.0f} s wall")
+    return "\n".join(line.encode("ascii", "replace").decode() for line in lines)
