@@ -140,3 +140,28 @@ def test_program_reproduces_the_path_executor(setup, form):
     assert (program_logits(again, batch) - expected).abs().max() < 1e-4
     reference = rasp.evaluate_reference(program, batch.ids[0, :5].tolist())["logits"]
     assert np.abs(np.array(reference) - expected[0, :5].numpy()).max() < 1e-4
+
+
+@pytest.mark.parametrize("form", ["stage1", "stage3"])
+def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setup, form):
+    from baselines.decompile.weights import with_pos0_readout
+
+    model, batch, W, g1, var = setup
+    bos = 3
+    ids = batch.ids.clone()
+    ids[:, 0] = bos  # as in every task: position 0 holds BOS
+    Wp = with_pos0_readout(W, model, bos)
+    model_at0 = model(torch.tensor([[bos]]), torch.tensor([[0]]))[0, 0].double()
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    if form == "stage1":
+        plain = ex.forward_stage1(W, g1, C1, ids, batch.pos)
+        fixed = ex.forward_stage1(Wp, g1, C1, ids, batch.pos)
+    else:
+        g, C = ex.stage3_from_stage2(W, *ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool)))
+        plain, fixed = ex.forward_paths(W, g, C, ids, batch.pos), ex.forward_paths(Wp, g, C, ids, batch.pos)
+        program = build_program(Wp, g, C, "token_set")
+        got = program_logits(program, DataBatch(ids, batch.pos, batch.mask, batch.orig, "token", batch.lengths))
+        assert (got - fixed).abs().max() < 1e-4  # the program's indices row 0 carries the correction exactly
+    assert (fixed[:, 0] - model_at0).abs().max() < 1e-5
+    assert not torch.allclose(plain[:, 0], fixed[:, 0])  # it did change position 0 ...
+    assert torch.equal(plain[:, 1:], fixed[:, 1:])  # ... and nothing else

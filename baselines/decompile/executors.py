@@ -6,6 +6,7 @@ the model's residual stream:
 - :func:`forward_stage1`: edge-level graph; each target's input is
   ``sum_s [m x_s + (1 - m) a_s] + o_t``, then the real or the linearised
   LayerNorm, then the consumer's original weights (with their biases).
+- both output ``W.pos0``'s logits at position 0 when it is set (token-set models);
 - :func:`forward_paths`: path-level graph with linearised LayerNorms. ``R[v]``
   is the residual contribution ``X_v E_v`` (B, T, d) of variable ``v``; an
   aggregate is ``A (R_u Lambda_v W_V) W_O`` (exactly linear in its value path,
@@ -30,7 +31,7 @@ import torch
 from .consts import Consts
 from .graph import PathGraph, Stage1Graph, apply_stage2_mask, path_graph_from_stage1, to_terms
 from .linear_ln import linear_ln, ln_matrix, real_ln
-from .weights import Weights, mlp
+from .weights import Weights, apply_pos0, mlp
 
 
 def _causal_softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -92,7 +93,7 @@ def forward_stage1(W: Weights, g1: Stage1Graph, C: Consts, ids: torch.Tensor, po
             A = _causal_softmax(q @ k.transpose(-1, -2) / math.sqrt(W.d_head))
             src[("attn", l, h)] = (A @ v) @ L.WO[h]
         src[("mlp", l)] = mlp(L, norm(target_input(("mlp", l)), L.ln2_g, L.ln2_b, ("mlp", l)))
-    logits = norm(target_input(("lm",)), W.lnf_g, W.lnf_b, ("lm",)) @ W.wte.T
+    logits = apply_pos0(W, norm(target_input(("lm",)), W.lnf_g, W.lnf_b, ("lm",)) @ W.wte.T, pos)
     return (logits, src) if return_sources else logits
 
 
@@ -186,7 +187,7 @@ def forward_paths(W: Weights, g: PathGraph, C: Consts, ids: torch.Tensor, pos: t
                 x = masked_sum(C.o[("mlp", layer)], [(("mlp", j, u), u) for u in spec.inputs])
                 R[spec.out] = mlp(L, linear_ln(x, L.ln2_g, L.ln2_b, C.log_var[("mlp", layer)], W.eps))
     x = masked_sum(C.o[("lm",)], [(("lm", p), p) for p in g.lm])
-    logits = linear_ln(x, W.lnf_g, W.lnf_b, C.log_var[("lm",)], W.eps) @ W.wte.T
+    logits = apply_pos0(W, linear_ln(x, W.lnf_g, W.lnf_b, C.log_var[("lm",)], W.eps) @ W.wte.T, pos)
     return (logits, R) if return_vars else logits
 
 

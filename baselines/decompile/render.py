@@ -40,7 +40,15 @@ def _np(x: torch.Tensor) -> np.ndarray:
 
 
 def linear_sum(terms: list, bias: np.ndarray, basis) -> rasp.Node:
-    """``bias + sum x @ table`` as one readout, or a tree of readouts when there are more than MAX_TERMS terms."""
+    """``bias + sum x @ table`` as one readout, or a tree of readouts when there are more than MAX_TERMS terms.
+
+    Terms that read the same variable (e.g. ``tokens`` and an MLP replaced by
+    ``keep_one(wte)``, an alias of ``tokens``) are merged into one table.
+    """
+    merged: dict = {}
+    for node, table in terms:
+        merged[node] = merged[node] + table if node in merged else table
+    terms = list(merged.items())
     if len(terms) <= MAX_TERMS:
         return rasp.readout(*terms, bias=bias, basis=basis)
     size = bias.shape[0]
@@ -87,6 +95,29 @@ class Renderer:
         terms = [t for t in terms if t[1] is not None]
         bias = self._table(("lm_bias",), lambda: _np((C.o[("lm",)] @ lam + W.lnf_b) @ W.wte.T))
         bias = np.zeros(W.vocab_size) if bias is None else bias
+        out = linear_sum(terms, bias, "tokens").named("logits")
+        program = rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
+        if W.pos0 is None:
+            return program
+        return self._with_pos0(program, terms, bias, kind, name)
+
+    def _with_pos0(self, program: rasp.Program, terms: list, bias: np.ndarray, kind: str, name: str) -> rasp.Program:
+        """Position 0 reads out the model's own logits: ``indices`` row 0 adds what the program lacks there.
+
+        Position 0 always holds BOS and attends only to itself, so the
+        program's logits there are one constant vector; the correction is exact.
+        """
+        W = self.W
+        bos, target = W.pos0
+        at0 = rasp.evaluate(program, np.array([[bos]]))["logits"][0, 0]
+        fix = np.zeros((W.n_positions, W.vocab_size))
+        fix[0] = _np(target) - at0
+        merged = False
+        for i, (node, table) in enumerate(terms):
+            if node is rasp.indices:
+                terms[i], merged = (node, table + fix), True
+        if not merged:
+            terms = terms + [(rasp.indices, fix)]
         out = linear_sum(terms, bias, "tokens").named("logits")
         return rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
 

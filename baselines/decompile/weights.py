@@ -9,7 +9,7 @@ touch the model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -51,6 +51,10 @@ class Weights:
     lnf_b: torch.Tensor
     eps: float
     activation: str
+    #: (BOS id, the model's logits at position 0): set for token-set models, whose position-0 output
+    #: is scored; the executors and the rendered program then output these logits there (a constant,
+    #: since position 0 always holds BOS). None: position 0 is computed like any other.
+    pos0: tuple[int, torch.Tensor] | None = None
 
     @property
     def n_layers(self) -> int:
@@ -109,6 +113,20 @@ def extract_weights(model, dtype: torch.dtype = torch.float64) -> Weights:
         lnf_g=t(model.transformer.ln_f.weight), lnf_b=t(model.transformer.ln_f.bias),
         eps=float(cfg.layer_norm_epsilon), activation=cfg.activation_function,
     )
+
+
+def with_pos0_readout(W: Weights, model, bos: int) -> Weights:
+    """``W`` with the model's own logits at position 0 (input: BOS alone) as its ``pos0`` readout."""
+    with torch.no_grad():
+        logits = model(torch.tensor([[bos]]), torch.tensor([[0]]))[0, 0]
+    return replace(W, pos0=(bos, logits.to(W.wte.dtype).clone()))
+
+
+def apply_pos0(W: Weights, logits: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    """The logits with position-0 rows replaced by ``W.pos0`` (unchanged when it is None)."""
+    if W.pos0 is None:
+        return logits
+    return torch.where((pos == 0)[..., None], W.pos0[1].to(logits.dtype), logits)
 
 
 def gelu_new(x: torch.Tensor) -> torch.Tensor:
