@@ -165,3 +165,18 @@ def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setu
     assert (fixed[:, 0] - model_at0).abs().max() < 1e-5
     assert not torch.allclose(plain[:, 0], fixed[:, 0])  # it did change position 0 ...
     assert torch.equal(plain[:, 1:], fixed[:, 1:])  # ... and nothing else
+
+
+def test_sharing_aggregates_of_aliased_values_changes_nothing_but_size(setup):
+    """An MLP replaced by keep_one(wte) is an alias of tokens: heads reading both need one aggregate."""
+    model, batch, W, g1, var = setup
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    g, C = ex.stage3_from_stage2(W, *ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool)))
+    tok = next(v for v, x in enumerate(g.vars) if x.kind == "tok")
+    mlp0 = next(m for m in g.mlps if m.layer == 0)
+    table = np.random.default_rng(0).normal(size=(W.vocab_size, W.d))
+    converted = {mlp0.out: (tok, table)}
+    separate = build_program(W, g, C, "token", converted=converted)
+    shared = build_program(W, g, C, "token", converted=converted, share_aggregates=True)
+    assert shared.n_ops < separate.n_ops
+    assert (program_logits(shared, batch) - program_logits(separate, batch)).abs().max() < 1e-9

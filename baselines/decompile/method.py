@@ -3,7 +3,8 @@
 ``extract(model, task)``:
 
 1. copy the weights, estimate each LayerNorm's mean input variance (LLN-A init);
-2. stage 1: prune the edge graph (uniform-gradient masks, optimal ablation,
+2. fit sigma and the pre-LN constants with every edge on (the published
+   λ = -1e-6 run), then stage 1: prune the edge graph (uniform-gradient masks, optimal ablation,
    linearised LayerNorms) over a small fixed λ grid;
 3. stage 2: expand the best stage-1 graphs into paths and prune paths;
 4. stage 3: prune the (q-path, k-path) and query-bias terms;
@@ -63,6 +64,7 @@ class Config:
     prune: bool = True
     lambdas1: tuple = (1e-5, 1e-4, 1e-3, 1e-2)
     lambdas23_factors: tuple = (0.3, 1.0, 3.0)
+    calib_steps: int = 100  # sigma and o fitted with every edge on before stage 1 (0: off)
     steps1: int = 250
     steps2: int = 150
     steps3: int = 150
@@ -138,7 +140,7 @@ class Decompile:
             overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials,
                                                                 deadline, converted=converted)
         program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
-                                converted=converted)
+                                converted=converted, share_aggregates=True)
         report["seconds"] = time.perf_counter() - wall_start
         report["cpu_seconds"] = cpu_seconds() - start
         report["n_ops"] = program.n_ops

@@ -39,11 +39,15 @@ def _selects(report: dict) -> list[str]:
 
 
 def report_notes(report: dict, max_length: int, eval_size: int, target_acc: float) -> str:
+    cal = report.get("calibration")
+    linear = max(report["unpruned_linear_acc"], cal["acc_after"] if cal else 0.0)
     lines = [
         f"decompile: pruned on lengths 0-{max_length}; match accuracies below are on the method's own "
         f"{eval_size} sequences",
         f"un-pruned, linearised LayerNorm: match {report['unpruned_linear_acc']:.3f}"
-        + ("" if report["unpruned_linear_acc"] >= target_acc else f" (< {target_acc}: LLN-A does not hold here)"),
+        + (f"; {cal['acc_after']:.3f} after fitting sigma and o with every edge on ({cal['steps']} steps"
+           + (")" if cal["acc_after"] >= cal["acc_before"] else ", not kept)") if cal else "")
+        + ("" if linear >= target_acc else f" (< {target_acc}: LLN-A does not hold here)"),
     ]
     if "stage1" in report:
         for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):

@@ -1,6 +1,9 @@
 """The three pruning stages and the simplified λ sweep (DECOMPILE.md 3, with the section-7 simplifications).
 
-One loop (:func:`train_masks`) trains any stage: per step, a batch of
+First (:func:`calibrate`, the published λ = -1e-6 run) the LayerNorm scales
+and pre-LN constants are fitted with every edge on; the stage-1 runs start
+from them when that raised the match accuracy. One loop (:func:`train_masks`)
+trains any stage: per step, a batch of
 ``n_distinct`` sequences each repeated ``repeats`` times, an independent UGS
 mask per row (dangling edges removed in stages 1 and 2), the distillation
 loss plus λ Σ sigmoid(θ), and AdamW (weight decay 0) on the masks (lr 0.1,
@@ -94,6 +97,30 @@ def train_masks(forward, n_edges: int, dag, consts: Consts, lam: float, steps: i
     return hard, C.detached(), step
 
 
+def calibrate(W, g1: Stage1Graph, C1: Consts, pool: Pool, cfg, deadline: float) -> tuple[Consts, int]:
+    """Fit the LayerNorm scales sigma and the pre-LN constants o with every edge on (the published λ = -1e-6 run).
+
+    The distillation loss with all masks on, AdamW at the published rates
+    (sigma 0.1, o 1e-4), ``cfg.calib_steps`` steps of ``n_distinct x repeats``
+    distinct pool sequences. Returns the constants and the steps run.
+    """
+    torch.manual_seed(cfg.seed)
+    C = C1.trainable(("log_var", "o"))
+    opt = torch.optim.AdamW([{"params": list(C.log_var.values()), "lr": LR["log_var"]},
+                             {"params": list(C.o.values()), "lr": LR["o"]}], weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    n = cfg.n_distinct * cfg.repeats
+    step = 0
+    while step < cfg.calib_steps and cpu_seconds() < deadline:
+        batch = pool.data.select(torch.randint(0, len(pool.data), (n,), generator=gen))
+        loss = distill_loss(ex.forward_stage1(W, g1, C, batch.ids, batch.pos), batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+    return C.detached(), step
+
+
 def _evaluate(W, g, C, eval_set) -> float:
     return chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set)
 
@@ -166,6 +193,13 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
     keep_all = torch.ones(g1.n_edges, dtype=torch.bool)
     g_full, C_full = ex.paths_from_stage1(W, g1, C1, keep_all)
     acc_full = _evaluate(W, g_full, C_full, eval_set)
+    if cfg.calib_steps:
+        C_cal, steps = calibrate(W, g1, C1, pool, cfg, deadline)
+        g_cal, C_cal_paths = ex.paths_from_stage1(W, g1, C_cal, keep_all)
+        acc_cal = _evaluate(W, g_cal, C_cal_paths, eval_set)
+        report["calibration"] = {"steps": steps, "acc_before": acc_full, "acc_after": acc_cal}
+        if acc_cal >= acc_full:  # every stage-1 run starts from the calibrated constants
+            C1, C_full, acc_full = C_cal, C_cal_paths, acc_cal
     base = RunResult(1, 0.0, g1.n_edges, acc_full, (g_full, C_full), C1, 0)
 
     def log(results):

@@ -61,8 +61,11 @@ class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
     def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None,
-                 converted: dict | None = None):
+                 converted: dict | None = None, share_aggregates: bool = False):
         self.W, self.g, self.C = W, g, C
+        #: value paths that alias one node (an MLP replaced by keep_one) share one aggregate; off while
+        #: matching, which reads every path's values by its variable name
+        self.share_aggregates = share_aggregates
         #: MLPs replaced by a primitive (match_mlp): out var -> (input var, C (|B_in| x d)); the MLP variable
         #: becomes an alias of its input with embedding C
         self.converted = converted or {}
@@ -142,9 +145,13 @@ class Renderer:
             terms = self._projected_terms(h, fq, fk, scale)
         sel = rasp.soft_select(*terms).named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else
                                              f"s{h.layer}_{h.head}")
+        made: dict = {}  # value node -> its aggregate (shared when share_aggregates)
         for o in h.out:
             u = self.g.vars[o].value
-            self.node[o] = rasp.aggregate(sel, self.node[u], numerical=self.is_cat(u)).named(self.g.vars[o].name)
+            if self.node[u] not in made or not self.share_aggregates:
+                made[self.node[u]] = rasp.aggregate(sel, self.node[u], numerical=self.is_cat(u)).named(
+                    self.g.vars[o].name)
+            self.node[o] = made[self.node[u]]
             self.cat[o] = False
             lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
             self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
@@ -199,9 +206,10 @@ class Renderer:
 
 
 def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
-                  overrides: dict | None = None, converted: dict | None = None) -> rasp.Program:
+                  overrides: dict | None = None, converted: dict | None = None,
+                  share_aggregates: bool = False) -> rasp.Program:
     """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set).
 
     ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`).
     """
-    return Renderer(W, g, C, overrides, converted).build(kind, name)
+    return Renderer(W, g, C, overrides, converted, share_aggregates).build(kind, name)
