@@ -34,7 +34,33 @@ def zoo_table() -> str:
     return table("github") + "\n"
 
 
-GENERATORS = {"oracle-sort": oracle_sort, "zoo-table": zoo_table}
+# Zoo models whose decompiled programs the README prints (from the shipped decompile submission).
+DECOMPILED_SHOWN = ("sort", "majority", "d2")
+
+
+def decompiled_programs() -> str:
+    from bench.show import load_program, recorded_scores
+
+    folder = ROOT / "submissions" / "decompile"
+    if not (folder / "results.json").is_file():
+        return "(no decompile submission yet: `scripts/make_baseline_submissions.sh decompile`)\n"
+    from bench.results import load_results
+
+    by_id = {m.model.id: m for m in load_results(folder / "results.json").models}
+    parts = []
+    for model_id in DECOMPILED_SHOWN:
+        m = by_id.get(model_id)
+        if m is None or m.program_file is None:
+            parts.append(f"{model_id}: no program ({m.error if m else 'not in the submission'})\n")
+            continue
+        path = folder / m.program_file
+        program = load_program(path)
+        size = f"# n_ops={program.n_ops} depth={program.depth} n_params={program.n_params}"
+        parts.append(f"```\n{program.pretty()}\n{size}\n\n{recorded_scores(path)}\n```\n")
+    return "\n".join(parts)
+
+
+GENERATORS = {"oracle-sort": oracle_sort, "zoo-table": zoo_table, "decompiled-programs": decompiled_programs}
 
 
 def render(text: str) -> str:
