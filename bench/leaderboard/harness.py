@@ -8,8 +8,9 @@ program, and scoring it.
 Scoring is :func:`bench.evaluate.score_program` taken apart so that the
 expensive half is shared: validation re-scores every submission's program for
 one model in a row, and the model's predictions on each bin (the same batches
-``score_program`` makes, :data:`bench.evaluate.BATCH_SIZE` sequences each)
-are computed once and kept while that model is current. The counts are the
+``score_program`` makes: :data:`bench.evaluate.BATCH_SIZE` sequences of
+similar length each) are computed once and kept while that model is current.
+The counts are the
 harness's own :class:`bench.scoring.BinCounts`, so the figures are exactly
 those ``bench.evaluate`` reports (``tests/test_leaderboard_validate.py``
 checks the equality).
@@ -140,7 +141,7 @@ class Harness:
         from bench.splits import split_batches
 
         def batches(bin_name):
-            return split_batches(task, self.splits(task)[bin_name], batch_size=BATCH_SIZE, limit=limit)
+            return split_batches(task, self.splits(task)[bin_name], batch_size=BATCH_SIZE, limit=limit, by_length=True)
 
         return {b: self._count(program, task, (b, limit), lambda b=b: batches(b)) for b in BINS}
 
