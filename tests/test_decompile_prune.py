@@ -119,3 +119,15 @@ def test_notes_summarise_the_report_and_flag_a_failed_linearisation():
     assert "match 0.012 (< 0.9: LLN-A does not hold here)" in notes
     assert "mlp0: kept as an MLP; best candidate keep_one(wpe) reached 0.150" in notes
     assert "3 trials, match 0.500 -> 0.500" in notes and "pruned on lengths 0-50" in notes
+
+
+def test_choose_prefers_the_smallest_graph_on_target_else_the_most_accurate():
+    from baselines.decompile.prune import RunResult, choose
+
+    def run(edges, acc, graph="g"):
+        return RunResult(1, 1e-3, edges, acc, graph, None, 0)
+
+    assert choose([run(30, 0.99), run(12, 0.93), run(5, 0.91), run(3, 0.6)], 0.9).n_edges == 5
+    assert choose([run(30, 0.99), run(5, 0.91), run(5, 0.95)], 0.9).acc == 0.95
+    below = [run(30, 0.02), run(11, 0.08), run(2, 0.0), run(0, 0.5, graph=None)]
+    assert choose(below, 0.9).n_edges == 11  # none on target: the most faithful, not the smallest

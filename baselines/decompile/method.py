@@ -20,12 +20,11 @@ The linearised LayerNorm is least accurate exactly there (the BOS residual's
 scale is far from the average), and on some models it flips a logit's sign
 at position 0 of every sequence while every other position matches.
 
-The chosen graph is the smallest (fewest edges/terms) whose match accuracy
-on a fixed evaluation set reaches ``target_acc``; if no pruned graph
-reaches it, the least-pruned stage result that is best, and as a last
-resort the un-pruned linearised program. Every choice is recorded in
-``self.last_report`` and summarised in the program's notes (``bench.show``
-prints them).
+At every stage the chosen graph is the smallest (fewest edges/terms) whose
+match accuracy on a fixed evaluation set reaches ``target_acc``; where none
+does (the previous stage's graph is always a candidate), the most accurate.
+Every choice is recorded in ``self.last_report`` and summarised in the
+program's notes (``bench.show`` prints them).
 """
 
 from __future__ import annotations
@@ -56,7 +55,7 @@ from .weights import extract_weights, with_pos0_readout
 class Config:
     """Every figure the method uses (recorded as the method's parameters)."""
 
-    revision: int = 2  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
+    revision: int = 3  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
     max_length: int = 150  # pruning data lengths [0, max_length]; 50 = training lengths only
     offsets: bool = False  # positions start at 0, as the harness tests
     ln_var_batches: int = 4  # of 64 sequences (the paper: 10)

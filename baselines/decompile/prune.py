@@ -179,10 +179,14 @@ def stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
     return results
 
 
-def choose(results: list[RunResult], floor: float) -> RunResult | None:
-    """The run with the fewest edges whose accuracy reaches ``floor`` (ties: higher accuracy)."""
-    ok = [r for r in results if r.acc >= floor and r.graph is not None]
-    return min(ok, key=lambda r: (r.n_edges, -r.acc)) if ok else None
+def choose(results: list[RunResult], target: float) -> RunResult:
+    """The run with the fewest edges that reaches ``target`` (ties: higher accuracy); when none does, the
+    most accurate one (ties: fewer edges). ``results`` includes the previous stage's graph, so there is one."""
+    runs = [r for r in results if r.graph is not None]
+    ok = [r for r in runs if r.acc >= target]
+    if ok:
+        return min(ok, key=lambda r: (r.n_edges, -r.acc))
+    return max(runs, key=lambda r: (r.acc, -r.n_edges))
 
 
 def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, start: float):
@@ -206,12 +210,9 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
         report["runs"] += [{"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4),
                             "steps": r.steps} for r in results]
 
-    def floor_for(prev: RunResult) -> float:
-        return cfg.target_acc if prev.acc >= cfg.target_acc else prev.acc - 0.02
-
     r1 = stage1(W, g1, C1, pool, eval_set, cfg, deadline)
     log(r1)
-    best1 = choose(r1 + [base], floor_for(base)) or base
+    best1 = choose(r1 + [base], cfg.target_acc)
     g, C = best1.graph
     report["stage1"] = {"lambda": best1.lam, "edges": best1.n_edges, "acc": best1.acc}
     lams = [best1.lam * f for f in cfg.lambdas23_factors] if best1.lam > 0 else [cfg.lambdas1[0]]
@@ -219,7 +220,7 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
     prev2 = RunResult(2, 0.0, len(g.stage2_edges()), best1.acc, (g, C), C, 0)
     r2 = stage2(W, g, C, lams, pool, eval_set, cfg, deadline)
     log(r2)
-    best2 = choose(r2 + [prev2], floor_for(best1)) or prev2
+    best2 = choose(r2 + [prev2], cfg.target_acc)
     g2, C2 = best2.graph
     report["stage2"] = {"lambda": best2.lam, "edges": best2.n_edges, "acc": best2.acc}
 
@@ -227,7 +228,7 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
     prev3 = RunResult(3, 0.0, g3.n_terms(), best2.acc, (g3, C3), C3, 0)
     r3 = stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) if g3.n_terms() else []
     log(r3)
-    best3 = choose(r3 + [prev3], floor_for(best2)) or prev3
+    best3 = choose(r3 + [prev3], cfg.target_acc)
     report["stage3"] = {"lambda": best3.lam, "terms": best3.n_edges, "acc": best3.acc}
     report["stage"] = "stage3"
     return best3.graph, report
