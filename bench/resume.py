@@ -3,9 +3,9 @@
 An entry is kept only when rerunning it would reproduce it: the same method
 (name and parameters), seed, ``--limit`` and threshold for the whole run, and
 for the model the same weights (sha256), task version and split
-fingerprints, with its program file present and unchanged. Everything else is
-evaluated again. A results file from a different run is refused rather than
-mixed in.
+fingerprints, with its program file present and unchanged. Everything else,
+failed extractions included, is evaluated again. A results file from a
+different run is refused rather than mixed in.
 """
 
 from __future__ import annotations
@@ -46,8 +46,6 @@ def _task_unchanged(entry: ModelResult) -> bool:
 
 
 def _program_unchanged(entry: ModelResult, out_dir: Path) -> bool:
-    if entry.status != "ok":
-        return True
     path = out_dir / entry.program_file
     return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.program_sha256
 
@@ -73,6 +71,8 @@ def reusable_results(out_dir: Path, current: Results, weights_sha256: dict[str, 
         )
     keep = {}
     for entry in previous.models:
+        if entry.status != "ok":  # failures are often transient (a time limit on a busy machine): try again
+            continue
         if weights_sha256.get(entry.model.id) != entry.model.weights_sha256:
             continue
         if _task_unchanged(entry) and _program_unchanged(entry, out_dir):

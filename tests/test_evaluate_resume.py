@@ -132,3 +132,30 @@ def test_resume_refuses_an_unreadable_results_file(tmp_path, capsys):
 def test_jobs_cannot_be_combined_with_no_isolate(tmp_path, capsys):
     assert evaluate("lookup", tmp_path / "out", "--jobs", "2", "--no-isolate") == 2
     assert "--no-isolate" in capsys.readouterr().err
+
+
+FAILS_ON_TOMITA1 = """
+    import os
+    from baselines.lookup import Lookup
+
+    class FailsOnce(Lookup):
+        name = "fails_once"
+
+        def extract(self, model, task):
+            with open(os.environ["CALLS_OUT"], "a") as f:
+                f.write(task.name + "\\n")
+            if task.name == "tomita1" and not os.path.exists(os.environ["CALLS_OUT"] + ".retry"):
+                raise RuntimeError("transient")
+            return super().extract(model, task)
+"""
+
+
+def test_resume_retries_failed_extractions(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLS_OUT", str(tmp_path / "calls.txt"))
+    method, out = method_file(tmp_path, FAILS_ON_TOMITA1), tmp_path / "out"
+    assert evaluate(method, out, models=MODELS[:2]) == 0
+    assert [m.status for m in load_results(out / "results.json").models] == ["ok", "error"]
+    (tmp_path / "calls.txt.retry").touch()
+    assert evaluate(method, out, "--resume", models=MODELS[:2]) == 0
+    assert calls(tmp_path) == ["bin_majority", "tomita1", "tomita1"]
+    assert [m.status for m in load_results(out / "results.json").models] == ["ok", "ok"]
