@@ -297,10 +297,10 @@ def start_results(results: Results, refs: list[ModelRef], out_dir: Path, resume:
     if not resume:
         return refs
     kept = reusable_results(out_dir, results, {ref.id: ref.sha256 for ref in refs})
-    order = [ref.id for ref in refs]
-    for result in kept.values():
-        record(results, result, out_dir, order)
     if kept:
+        results.models = [kept[ref.id] for ref in refs if ref.id in kept]
+        results.summary = summarize(results.models)
+        save_results(out_dir / "results.json", results)
         print(f"resuming: {len(kept)} of {len(refs)} models kept from {out_dir / 'results.json'}")
     return [ref for ref in refs if ref.id not in kept]
 
