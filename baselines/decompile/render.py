@@ -115,13 +115,7 @@ class Renderer:
         at0 = rasp.evaluate(program, np.array([[bos]]))["logits"][0, 0]
         fix = np.zeros((W.n_positions, W.vocab_size))
         fix[0] = _np(target) - at0
-        merged = False
-        for i, (node, table) in enumerate(terms):
-            if node is rasp.indices:
-                terms[i], merged = (node, table + fix), True
-        if not merged:
-            terms = terms + [(rasp.indices, fix)]
-        out = linear_sum(terms, bias, "tokens").named("logits")
+        out = linear_sum(terms + [(rasp.indices, fix)], bias, "tokens").named("logits")  # merges an indices term
         return rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
 
     def _head(self, h) -> None:
