@@ -149,7 +149,8 @@ def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setu
     model, batch, W, g1, var = setup
     bos = 3
     ids = batch.ids.clone()
-    ids[:, 0] = bos  # as in every task: position 0 holds BOS
+    ids[ids == bos] = bos + 1
+    ids[:, 0] = bos  # as in every task: position 0 holds BOS, and only position 0
     Wp = with_pos0_readout(W, model, bos)
     model_at0 = model(torch.tensor([[bos]]), torch.tensor([[0]]))[0, 0].double()
     C1 = randomize(ex.init_stage1(W, g1, var))
@@ -161,7 +162,9 @@ def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setu
         plain, fixed = ex.forward_paths(W, g, C, ids, batch.pos), ex.forward_paths(Wp, g, C, ids, batch.pos)
         program = build_program(Wp, g, C, "token_set")
         got = program_logits(program, DataBatch(ids, batch.pos, batch.mask, batch.orig, "token", batch.lengths))
-        assert (got - fixed).abs().max() < 1e-4  # the program's indices row 0 carries the correction exactly
+        assert (got - fixed).abs().max() < 1e-4  # the program's BOS row carries the correction exactly
+        from bench.program.size import n_params
+        assert n_params(program) <= n_params(build_program(W, g, C, "token_set")) + W.vocab_size ** 2
     assert (fixed[:, 0] - model_at0).abs().max() < 1e-5
     assert not torch.allclose(plain[:, 0], fixed[:, 0])  # it did change position 0 ...
     assert torch.equal(plain[:, 1:], fixed[:, 1:])  # ... and nothing else

@@ -15,7 +15,8 @@
 Our one addition to the published method (``pos0_readout``, on by default):
 for token-set models, whose output at position 0 (BOS) is scored, the graph
 and the program output the model's own logits there. Position 0 only ever
-sees BOS, so this is one constant vector (a row of an ``indices`` table).
+sees BOS, so this is one constant vector (the BOS row of a ``tokens`` table:
+BOS occurs at position 0 only).
 The linearised LayerNorm is least accurate exactly there (the BOS residual's
 scale is far from the average), and on some models it flips a logit's sign
 at position 0 of every sequence while every other position matches.
@@ -55,7 +56,7 @@ from .weights import extract_weights, with_pos0_readout
 class Config:
     """Every figure the method uses (recorded as the method's parameters)."""
 
-    revision: int = 3  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
+    revision: int = 4  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
     max_length: int = 150  # pruning data lengths [0, max_length]; 50 = training lengths only
     offsets: bool = False  # positions start at 0, as the harness tests
     ln_var_batches: int = 4  # of 64 sequences (the paper: 10)

@@ -105,17 +105,21 @@ class Renderer:
         return self._with_pos0(program, terms, bias, kind, name)
 
     def _with_pos0(self, program: rasp.Program, terms: list, bias: np.ndarray, kind: str, name: str) -> rasp.Program:
-        """Position 0 reads out the model's own logits: ``indices`` row 0 adds what the program lacks there.
+        """Position 0 reads out the model's own logits: the ``tokens`` row of BOS adds what the program lacks there.
 
-        Position 0 always holds BOS and attends only to itself, so the
-        program's logits there are one constant vector; the correction is exact.
+        In every task BOS is the token at position 0 and nowhere else, and
+        position 0 attends only to itself, so the program's logits there are
+        one constant vector and a BOS row is exact. It costs nothing where the
+        readout already has a ``tokens`` term (the rows are merged) and one
+        ``vocab x vocab`` table otherwise (an ``indices`` row 0 would cost
+        ``n_positions x vocab``).
         """
         W = self.W
         bos, target = W.pos0
         at0 = rasp.evaluate(program, np.array([[bos]]))["logits"][0, 0]
-        fix = np.zeros((W.n_positions, W.vocab_size))
-        fix[0] = _np(target) - at0
-        out = linear_sum(terms + [(rasp.indices, fix)], bias, "tokens").named("logits")  # merges an indices term
+        fix = np.zeros((W.vocab_size, W.vocab_size))
+        fix[bos] = _np(target) - at0
+        out = linear_sum(terms + [(rasp.tokens, fix)], bias, "tokens").named("logits")  # merges a tokens term
         return rasp.Program(out, vocab_size=W.vocab_size, kind=kind, n_positions=W.n_positions, name=name)
 
     def _head(self, h) -> None:
