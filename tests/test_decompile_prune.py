@@ -108,6 +108,17 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
     assert "stage 3 chosen" in notes and "CPU seconds" in notes
 
 
+def test_the_training_length_variant_is_registered_and_records_its_lengths():
+    from bench.methods import method_names, resolve_method
+
+    assert {"decompile", "decompile-50"} <= set(method_names())
+    short, full = resolve_method("decompile-50"), resolve_method("decompile")
+    assert short.name == "decompile-50" and short.parameters["lengths"] == [0, 50]
+    assert full.name == "decompile" and full.parameters["lengths"] == [0, 150]
+    assert {k: v for k, v in short.parameters.items() if k not in ("lengths", "max_length")} == \
+        {k: v for k, v in full.parameters.items() if k not in ("lengths", "max_length")}
+
+
 def test_notes_summarise_the_report_and_flag_a_failed_linearisation():
     from baselines.decompile.notes import report_notes
 

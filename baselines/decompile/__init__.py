@@ -4,4 +4,4 @@ See ``method.py`` for the pipeline and DECOMPILE.md (shared notes) for the
 algorithm it follows. Importing this package registers the method.
 """
 
-from .method import Config, Decompile, method  # noqa: F401
+from .method import Config, Decompile, DecompileTrainLengths, method  # noqa: F401

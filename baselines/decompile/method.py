@@ -151,4 +151,18 @@ class Decompile:
                        n_positions=program.n_positions, name=program.name, notes=notes)
 
 
+@register_method("decompile-50")
+class DecompileTrainLengths(Decompile):
+    """``decompile`` pruned and matched on training lengths (0-50) only.
+
+    The harness scores it on every bin, so its 51-100 and 101-150 scores are
+    faithfulness at lengths the method never saw.
+    """
+
+    name = "decompile-50"
+
+    def __init__(self, config: Config | None = None, **overrides):
+        super().__init__(config, **{"max_length": 50, **overrides})
+
+
 method = Decompile
