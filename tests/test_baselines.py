@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.evaluate import main
 from bench.hub import load_manifest
+from bench.methods import method_names, resolve_method
 from bench.results import BINS, load_results
 
 ZOO = load_manifest()["models"]
@@ -24,6 +27,16 @@ def generalizing(model_id):
 def failing_out_of_distribution(model_id):
     acc = ZOO[model_id]["accuracy"]
     return acc["test_0_50"] >= 0.9 and acc["test_101_150"] < 0.5
+
+
+@pytest.mark.parametrize("name", method_names())
+def test_every_registered_method_has_its_name_and_json_parameters(name):
+    method = resolve_method(name)
+    assert method.name == name  # the name results.json and the leaderboard record
+    parameters = getattr(method, "parameters", {})
+    assert isinstance(parameters, dict)
+    assert json.loads(json.dumps(parameters)) == parameters  # recorded verbatim in results.json
+    assert callable(method.extract)
 
 
 def test_oracle_is_faithful_exactly_where_the_model_is_right(tmp_path):
