@@ -211,9 +211,7 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
         result.error = str(exc)
         return result
     result.program_file = program_filename(ref.id)
-    text = program.dumps(indent=1) + "\n"
-    write_text_atomic(out_dir / result.program_file, text)
-    result.program_sha256 = hashlib.sha256(text.encode()).hexdigest()
+    result.program_sha256 = program.save(out_dir / result.program_file)  # JSON + .safetensors sidecar
     result.metrics = score_program(program, loaded.model, task, splits, options.limit)
     result.size = Size(n_ops=program.n_ops, depth=program.depth, n_params=program.n_params)
     result.status, result.error = "ok", None

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from bench.program import ProgramError
+from bench.program.arrays import from_bytes
 from bench.results import ModelResult, Results, ResultsError, load_results
 from bench.splits import load_splits, split_fingerprint
 from bench.task import get_task
@@ -46,8 +48,18 @@ def _task_unchanged(entry: ModelResult) -> bool:
 
 
 def _program_unchanged(entry: ModelResult, out_dir: Path) -> bool:
+    """The JSON has the recorded sha256 and its sidecar (if any) the sha256 the JSON records."""
     path = out_dir / entry.program_file
-    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.program_sha256
+    if not path.is_file():
+        return False
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != entry.program_sha256:
+        return False
+    try:
+        from_bytes(raw, path.resolve().parent, path.name)
+    except ProgramError:
+        return False
+    return True
 
 
 def reusable_results(out_dir: Path, current: Results, weights_sha256: dict[str, str]) -> dict[str, ModelResult]:

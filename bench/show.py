@@ -2,7 +2,8 @@
 
     python -m bench.show runs/oracle/programs/sort.json
 
-The program file is parsed as untrusted input. When a ``results.json`` sits
+The program file (and its ``.safetensors`` sidecar, if it names one) is
+parsed as untrusted input. When a ``results.json`` sits
 beside the ``programs/`` folder, the scores recorded for that program are
 printed too.
 """
@@ -21,12 +22,9 @@ from bench.results import BINS, ResultsError, load_results
 
 
 def load_program(path: Path) -> Program:
+    """The program of a JSON file and its ``.safetensors`` sidecar (if it names one), checked."""
     try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"{path}: cannot read ({exc})") from None
-    try:
-        return Program.from_json(text)
+        return Program.load(path)
     except ProgramError as exc:
         raise ProgramError(f"{path}: {exc}") from None
 

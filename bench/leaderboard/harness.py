@@ -123,11 +123,15 @@ class Harness:
         return self._fingerprints[task.name]
 
     # ----- programs and scoring --------------------------------------------------------
-    def parse_program(self, raw: bytes):
-        """A :class:`bench.program.Program` from an untrusted file's bytes; raises only ``ProgramError``."""
-        from bench.program import Program
+    def parse_program(self, raw: bytes, folder=None, name: str = "program"):
+        """A :class:`bench.program.Program` from an untrusted file's bytes; raises only ``ProgramError``.
 
-        return Program.from_json(raw)
+        A program that keeps its arrays in a sidecar (:mod:`bench.program.arrays`)
+        has it read from ``folder``, checked against the sha256 the bytes record.
+        """
+        from bench.program.arrays import from_bytes
+
+        return from_bytes(raw, folder, name)
 
     def check_program_fits(self, program, task) -> None:
         """Raise ``TaskError`` when the program's vocabulary or kind is not the task's."""

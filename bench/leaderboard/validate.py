@@ -11,7 +11,9 @@ the files it ships with the benchmark's own code:
    sha256 are the manifest's; every task is registered, at the same version,
    with the same split fingerprints;
 4. every program file exists inside the folder, has the recorded sha256,
-   parses (:class:`bench.program.ProgramError` rejects it, naming the file),
+   parses (:class:`bench.program.ProgramError` rejects it, naming the file)
+   with its ``.safetensors`` sidecar if it names one (a plain file beside it
+   whose sha256 the program records, so the recorded sha256 covers both),
    fits its task, and has the reported ``n_ops``/``depth``/``n_params``;
 5. every program is re-scored against its model on the frozen splits with
    the recorded ``limit`` (:func:`bench.evaluate.score_program`): counts must
@@ -314,7 +316,7 @@ class _ModelCheck:
             self.add("program_sha256", f"{r.program_sha256[:12]}... but {r.program_file} has sha256 {digest[:12]}...")
             return False
         try:
-            program = self.harness.parse_program(raw)
+            program = self.harness.parse_program(raw, path.resolve().parent, path.name)
         except ProgramError as exc:
             self.verdict.problems.append(Problem(shown, "", f"program does not parse: {exc}"))
             return False

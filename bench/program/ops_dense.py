@@ -291,6 +291,7 @@ class Readout(Node):
                 raise ProgramError(f"term {k} must be an object with exactly 'x' and 'table'")
             table = item["table"]
             ndim = 2 if isinstance(table, list) and table and isinstance(table[0], list) else 1
+            ndim = table.ndim if isinstance(table, np.ndarray) else ndim  # read from a sidecar
             terms.append(ReadoutTerm(node(F.ref_id(item["x"], f"term {k} x")), F.array(table, f"term {k} table", ndim)))
         name = obj.get("basis", "tokens")
         return cls(tuple(terms), F.field(obj, "bias", F.array, 1), basis(F.check_name(name, "field 'basis'")))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from . import arrays as _arrays
 from . import pretty as _pretty
 from . import serialize as _serialize
 from . import size as _size
@@ -87,14 +88,20 @@ class Program:
         """Read a program from a JSON object or text, validating it; raises only :class:`ProgramError`."""
         return _serialize.from_json(obj)
 
-    def save(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(self.to_json(), f)
+    def save(self, path, *, round_float32: bool = False) -> str:
+        """Write ``path`` (JSON) and, for arrays of more than 64 entries, a ``.safetensors`` sidecar beside it.
+
+        Both are written atomically, the sidecar first; returns the sha256 of the
+        JSON bytes, which records the sidecar's sha256 (see :mod:`.arrays`).
+        ``round_float32`` stores every big array as float32 even where that
+        changes its values.
+        """
+        return _arrays.save(self, path, round_float32=round_float32)
 
     @staticmethod
     def load(path) -> "Program":
-        with open(path, "rb") as f:
-            return _serialize.from_json(f.read())
+        """Read a file written by :meth:`save` (or an all-JSON one); raises only :class:`ProgramError`."""
+        return _arrays.load(path)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Program) and self._canonical() == other._canonical()

@@ -120,6 +120,8 @@ def from_json(obj):
     check_depth(obj)
     if not isinstance(obj, dict):
         raise ProgramError(f"a program is a JSON object, got {type(obj).__name__}")
+    if "sidecar" in obj:
+        raise ProgramError("the program keeps arrays in a sidecar file: read it with Program.load(path)")
     problems = [f"unknown top-level field {str(k)[:30]!r}" for k in obj if k not in _TOP_KEYS + _OPTIONAL_KEYS]
     problems += [f"missing top-level field {k!r}" for k in _TOP_KEYS if k not in obj]
     if problems:
