@@ -33,8 +33,9 @@ import bench
 from bench import hub
 from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
-from bench.predict import predict
-from bench.program import Program, run_program
+from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
+from bench import predictions as model_predictions
+from bench.program import Program
 from bench.resume import ResumeError, reusable_results
 from bench.results import (
     BINS,
@@ -49,13 +50,12 @@ from bench.results import (
     save_results,
     write_text_atomic,
 )
-from bench.scoring import BinCounts, is_success, summarize
-from bench.splits import load_splits, split_batches, split_fingerprint
+from bench.scoring import check_program_fits, is_success, score_program, summarize
+from bench.splits import load_splits, split_fingerprint
 from bench.task import Task, TaskError, get_task
 
 DEFAULT_TIME_LIMIT = 600.0
 DEFAULT_THRESHOLD = 0.9
-BATCH_SIZE = 250
 
 
 class UsageError(ValueError):
@@ -70,44 +70,10 @@ class Options:
     time_limit: float
     isolate: bool
     jobs: int = 1  # extractions running at once
+    prediction_cache: bool = True  # read and write model predictions in the cache folder
 
 
 # ----- step 1: what to evaluate ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    """A model to score, loaded only when its turn comes."""
-
-    id: str
-    task: str
-    source: str  # "zoo", "hub" or "local"
-    hub_repo: str | None
-    revision: str | None
-    role: str | None
-    sha256: str  # of the weights it will load
-    preloaded: object = None  # a hub.ReferenceModel already loaded to learn its task
-
-    def load(self):
-        return self.preloaded or hub.load_reference(self.id)
-
-
-def zoo_ref(model_id: str, entry: dict) -> ModelRef:
-    return ModelRef(model_id, entry["task"], "zoo", entry.get("hub_repo"), entry.get("revision"), entry.get("role"),
-                    entry["sha256"])
-
-
-def checkpoint_ref(spec: str, task: str | None) -> ModelRef:
-    models = hub.load_manifest()["models"]
-    if spec in models:
-        ref = zoo_ref(spec, models[spec])
-        if task and task != ref.task:
-            raise UsageError(f"model {spec!r} is for task {ref.task!r}, not {task!r}")
-        return ref
-    loaded = hub.load_checkpoint(spec, task=task)
-    source = "local" if loaded.source == "local" else "hub"
-    return ModelRef(loaded.model_id, loaded.task_name, source, spec if source == "hub" else None,
-                    loaded.revision, None, loaded.sha256, loaded)
 
 
 def select_models(model_specs: list[str] | None, task_names: list[str] | None, task_override: str | None):
@@ -117,7 +83,7 @@ def select_models(model_specs: list[str] | None, task_names: list[str] | None, t
     if model_specs:
         refs = [checkpoint_ref(spec, task_override) for spec in model_specs]
     else:
-        refs = [zoo_ref(model_id, entry) for model_id, entry in hub.load_manifest()["models"].items()]
+        refs = list(zoo_refs().values())
     if task_names:
         for name in task_names:
             get_task(name)  # an unknown task name fails here, with the list of known ones
@@ -139,25 +105,6 @@ def task_info(task: Task, splits) -> TaskInfo:
     )
 
 
-def score_program(program: Program, model, task: Task, splits, limit: int | None):
-    """Per-bin metrics of ``program`` against ``model`` on the frozen splits."""
-    metrics = {}
-    for bin_name in BINS:
-        counts = BinCounts()
-        for batch in split_batches(task, splits[bin_name], batch_size=BATCH_SIZE, limit=limit, by_length=True):
-            counts.add(batch, predict(model, batch, task.kind), run_program(program, batch))
-        metrics[bin_name] = counts.metrics()
-    return metrics
-
-
-def check_program_fits(program: Program, task: Task) -> None:
-    """A program for the wrong vocabulary or task kind cannot be scored on this task."""
-    if program.vocab_size != task.vocab_size:
-        raise TaskError(f"program vocab_size {program.vocab_size} != task {task.name} vocab size {task.vocab_size}")
-    if program.kind != task.kind:
-        raise TaskError(f"program kind {program.kind!r} != task {task.name} kind {task.kind!r}")
-
-
 def program_filename(model_id: str) -> str:
     return "programs/" + re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") + ".json"
 
@@ -171,13 +118,17 @@ class Prepared:
     task: Task
     splits: dict
     view: TaskView
+    predictions: model_predictions.ModelPredictions  # the model's side of every score
 
 
 def prepare(ref: ModelRef, options: Options) -> Prepared:
     loaded = ref.load()
     task = get_task(ref.task)
+    splits = load_splits(task)
+    predictions = model_predictions.for_model(ref.id, loaded.sha256, task, splits, lambda: loaded.model, entry=ref.entry,
+                                              use_cache=options.prediction_cache)
     model_seed = int.from_bytes(hashlib.sha256(f"{options.seed}/{ref.id}".encode()).digest()[:8], "little")
-    return Prepared(ref, loaded, task, load_splits(task), TaskView(task, np.random.default_rng(model_seed)))
+    return Prepared(ref, loaded, task, splits, TaskView(task, np.random.default_rng(model_seed)), predictions)
 
 
 def score_extraction(prepared: Prepared, extraction: Extraction, options: Options, out_dir: Path) -> ModelResult:
@@ -212,7 +163,7 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
         return result
     result.program_file = program_filename(ref.id)
     result.program_sha256 = program.save(out_dir / result.program_file)  # JSON + .safetensors sidecar
-    result.metrics = score_program(program, loaded.model, task, splits, options.limit)
+    result.metrics = score_program(program, task, splits, prepared.predictions, options.limit)
     result.size = Size(n_ops=program.n_ops, depth=program.depth, n_params=program.n_params)
     result.status, result.error = "ok", None
     result.success = is_success(result.metrics, options.match_threshold)
@@ -294,7 +245,7 @@ def start_results(results: Results, refs: list[ModelRef], out_dir: Path, resume:
     """Fill ``results`` with what ``--resume`` keeps; returns the models still to evaluate."""
     if not resume:
         return refs
-    kept = reusable_results(out_dir, results, {ref.id: ref.sha256 for ref in refs})
+    kept = reusable_results(out_dir, results, {ref.id: ref.weights_sha256 for ref in refs})
     if kept:
         results.models = [kept[ref.id] for ref in refs if ref.id in kept]
         results.summary = summarize(results.models)
@@ -383,6 +334,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true",
                         help="keep the models an earlier run with the same settings finished in --out")
     parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
+    parser.add_argument("--no-prediction-cache", action="store_true",
+                        help="compute non-zoo models' predictions afresh and do not store them in the cache folder")
     return parser.parse_args(argv)
 
 
@@ -408,7 +361,8 @@ def _fraction(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate, args.jobs)
+    options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate, args.jobs,
+                      not args.no_prediction_cache)
     try:
         if args.jobs > 1 and args.no_isolate:
             raise UsageError("--jobs runs extractions in child processes; it cannot be combined with --no-isolate")
@@ -426,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         for result in evaluate_models(method, todo, options, out_dir):
             record(results, result, out_dir, order)
             bar.update()
-    except (hub.ModelError, TaskError) as exc:
+    except (hub.ModelError, TaskError, model_predictions.PredictionsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

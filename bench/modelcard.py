@@ -54,6 +54,15 @@ def reproduce_command(entry: dict) -> str:
     return " ".join(parts)
 
 
+def _predictions_note(entry: dict) -> str:
+    """The stored predictions the harness scores programs against (absent for models without them)."""
+    if not entry.get("predictions_sha256"):
+        return ""
+    return ("\nIts predictions on the three frozen test bins, against which rasp-bench scores extracted programs,\n"
+            f"are `predictions.safetensors` (sha256 `{entry['predictions_sha256']}`; "
+            "`python -m bench.zoo predictions --check` recomputes them).")
+
+
 def render_card(entry: dict) -> str:
     """The full README.md of the model's Hub repo."""
     arch, recipe = entry["arch"], entry["recipe"]
@@ -93,7 +102,7 @@ bins) are described in the benchmark's `TASKS.md`; the test bins are generated a
 GPT-2 (pre-LayerNorm, learned absolute positions, `gelu_new`, tied embeddings):
 {arch['n_layer']} layer(s), {arch['n_head']} head(s), width {arch['n_embd']},
 {entry['n_params']:,} parameters. Weights: `model.safetensors`
-(sha256 `{entry['sha256']}`).
+(sha256 `{entry['sha256']}`).{_predictions_note(entry)}
 
 ## Training
 

@@ -1,6 +1,13 @@
-"""Scoring one program against one model on one test bin, and aggregating.
+"""Scoring a program against a model on the frozen test bins, and aggregating.
 
-Scoring and aggregating are separate: :class:`BinCounts` accumulates exact
+This is the one scoring path: ``bench.evaluate``, ``bench.leaderboard
+validate`` and ``build`` all call :func:`score_program` (or its two halves,
+:func:`model_batches` and :func:`count_bins`, when several programs are scored
+against one model). The model's side is a :class:`bench.predictions.ModelPredictions`
+(stored or cached predictions, never a forward pass here); the program runs
+on the same padded batches of :data:`BATCH_SIZE` sequences of similar length.
+
+Counting and aggregating are separate: :class:`BinCounts` accumulates exact
 counts batch by batch (so that a bin can be streamed), then turns them into
 :class:`bench.results.BinMetrics`. Faithfulness is always measured against the
 model's predictions, never the gold labels; the labels only give
@@ -20,6 +27,9 @@ import numpy as np
 
 from bench.results import BINS, BinMetrics, ModelResult, Summary
 from bench.task import Batch
+
+#: Sequences per scored batch (sorted by length, so that a batch pads little).
+BATCH_SIZE = 250
 
 
 def position_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -89,3 +99,46 @@ def summarize(models: list[ModelResult]) -> Summary:
         mean_match_acc=mean_match,
         median_n_ops=float(statistics.median(sizes)) if sizes else None,
     )
+
+
+# ----- one program against one model's predictions --------------------------------------------
+
+
+def check_program_fits(program, task) -> None:
+    """A program for the wrong vocabulary or task kind cannot be scored on this task."""
+    from bench.task import TaskError
+
+    if program.vocab_size != task.vocab_size:
+        raise TaskError(f"program vocab_size {program.vocab_size} != task {task.name} vocab size {task.vocab_size}")
+    if program.kind != task.kind:
+        raise TaskError(f"program kind {program.kind!r} != task {task.name} kind {task.kind!r}")
+
+
+def model_batches(task, splits, predictions, limit: int | None = None) -> dict[str, list[tuple[Batch, np.ndarray]]]:
+    """Per bin, the scored batches with the model's predictions for each (built once, reused per program)."""
+    from bench.splits import indexed_batches
+
+    out = {}
+    for bin_name in BINS:
+        stored = predictions.bins[bin_name]
+        batches = indexed_batches(task, splits[bin_name], BATCH_SIZE, limit, by_length=True)
+        out[bin_name] = [(batch, stored.for_batch(rows, batch)) for rows, batch in batches]
+    return out
+
+
+def count_bins(program, batches: dict[str, list[tuple[Batch, np.ndarray]]]) -> dict[str, BinMetrics]:
+    """Run ``program`` on every batch and count agreement with the model, per bin."""
+    from bench.program import run_program
+
+    metrics = {}
+    for bin_name, pairs in batches.items():
+        counts = BinCounts()
+        for batch, model_prediction in pairs:
+            counts.add(batch, model_prediction, run_program(program, batch))
+        metrics[bin_name] = counts.metrics()
+    return metrics
+
+
+def score_program(program, task, splits, predictions, limit: int | None = None) -> dict[str, BinMetrics]:
+    """Per-bin metrics of ``program`` against a model's predictions on the frozen splits."""
+    return count_bins(program, model_batches(task, splits, predictions, limit))

@@ -31,13 +31,16 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.task import TEST_SPLITS, Batch, Task, get_task
+
+if TYPE_CHECKING:  # datasets takes about a second to import: each function that needs it imports it
+    import datasets
 
 #: Sequences per test split.
 N_SEQUENCES = 2000
@@ -65,6 +68,8 @@ def sample_split(task: Task, split: str, n: int = N_SEQUENCES) -> list[list[int]
 
 
 def _features(task: Task) -> datasets.Features:
+    import datasets
+
     # Sequence rather than List: the same arrow types, and it exists in every datasets >= 2.16
     if task.kind == "token":
         target = datasets.Value("int32")
@@ -87,6 +92,8 @@ def _list_array(values: np.ndarray | pa.Array, sizes: list[int]) -> pa.ListArray
 
 def build_split(task: Task, split: str, n: int = N_SEQUENCES) -> datasets.Dataset:
     """Draw one test split (no cache)."""
+    import datasets
+
     sequences = sample_split(task, split, n)
     sizes = [len(s) for s in sequences]
     tokens = np.concatenate(sequences)
@@ -111,6 +118,8 @@ def build_split(task: Task, split: str, n: int = N_SEQUENCES) -> datasets.Datase
 
 def build_splits(task: Task | str) -> datasets.DatasetDict:
     """Draw all three test splits of a task (no cache)."""
+    import datasets
+
     task = _resolve(task)
     return datasets.DatasetDict({split: build_split(task, split) for split in SPLIT_NAMES})
 
@@ -169,6 +178,8 @@ def split_cache_path(task: Task, cache_dir: str | os.PathLike | None = None) -> 
 @contextlib.contextmanager
 def _quiet_datasets():
     """Silence datasets' progress bars (saving and loading are instant), then restore."""
+    import datasets
+
     were_disabled = datasets.utils.are_progress_bars_disabled()
     datasets.utils.disable_progress_bars()
     try:
@@ -187,6 +198,8 @@ def _data_files(path: Path) -> dict[str, str]:
 
 def _load_cached(task: Task, path: Path) -> datasets.DatasetDict:
     """The cached splits at ``path``; any problem (missing, truncated, altered) raises."""
+    import datasets
+
     meta = json.loads((path / _META_FILE).read_text())
     if meta["task"] != task.name or meta["version"] != task.version or not meta["files"]:
         raise ValueError("cache of another task")
@@ -259,17 +272,29 @@ def split_batches(
     those sequences shortest first (a stable sort), so that a batch pads
     little; scores that are counts over sequences do not depend on the order.
     """
+    for _, batch in indexed_batches(task, dataset, batch_size, limit, by_length=by_length):
+        yield batch
+
+
+def indexed_batches(
+    task: Task | str,
+    dataset: datasets.Dataset,
+    batch_size: int = 256,
+    limit: int | None = None,
+    *,
+    by_length: bool = False,
+) -> Iterator[tuple[np.ndarray, Batch]]:
+    """Like :func:`split_batches`, each batch with the split indices of its rows."""
     task = _resolve(task)
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     lengths, values = _token_arrays(dataset)
     n = len(lengths) if limit is None else min(limit, len(lengths))
     sequences = [s.tolist() for s in np.split(values, np.cumsum(lengths)[:-1])] if len(lengths) else []
-    sequences = sequences[:n]
-    if by_length:
-        sequences = [sequences[i] for i in np.argsort(lengths[:n], kind="stable")]
+    order = np.argsort(lengths[:n], kind="stable") if by_length else np.arange(n)
     for start in range(0, n, batch_size):
-        yield task.collate(sequences[start : start + batch_size])
+        rows = order[start : start + batch_size]
+        yield rows, task.collate([sequences[i] for i in rows])
 
 
 def export_splits(

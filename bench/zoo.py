@@ -294,6 +294,22 @@ def cmd_push(args) -> int:
     return 0
 
 
+def cmd_predictions(args) -> int:
+    from tabulate import tabulate
+
+    from bench import zoo_predictions
+
+    ids = args.ids or list(load_manifest()["models"])
+    for model_id in ids:
+        manifest_entry(model_id)  # an unknown id fails here, with the known ones
+    if args.write:
+        zoo_predictions.write(ids)
+        return 0
+    rows = zoo_predictions.check(ids)
+    print(tabulate(rows, headers=["model", "bin", "scored positions", "differ here"]))
+    return 1 if any(row[3] for row in rows) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.zoo", description="The reference-model zoo.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -331,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id")
     p.add_argument("--role", choices=["main", "control"])
     p.set_defaults(fn=cmd_add)
+    p = sub.add_parser("predictions", help="store (--write) or re-check (--check) the models' predictions on the test bins")
+    p.add_argument("ids", nargs="*")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="compute, store in zoo/<id>/ and record in the manifest")
+    mode.add_argument("--check", action="store_true", help="recompute here and count differing positions")
+    p.set_defaults(fn=cmd_predictions)
     sub.add_parser("cards", help="regenerate every model card from the manifest").set_defaults(fn=cmd_cards)
     p = sub.add_parser("push", help="prepare (--dry-run DIR) or upload the Hub repos")
     p.add_argument("ids", nargs="*")

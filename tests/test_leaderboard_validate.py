@@ -20,7 +20,7 @@ import torch
 import bench
 import bench.program as rasp
 from bench import hub
-from bench.evaluate import program_filename, score_program
+from bench.evaluate import program_filename
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, validate_all, validate_submission
@@ -35,8 +35,9 @@ from bench.results import (
     load_results,
     save_results,
 )
-from bench.scoring import is_success, summarize
-from bench.splits import load_splits, split_fingerprint
+from bench.predict import predict
+from bench.scoring import BATCH_SIZE, BinCounts, is_success, summarize
+from bench.splits import load_splits, split_batches, split_fingerprint
 from bench.task import get_task
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task; both tiny
@@ -57,6 +58,17 @@ def needs_zoo():
     missing = [m for m in MODELS if m not in hub.load_manifest()["models"]]
     if missing:
         pytest.skip(f"zoo models {missing} are not in zoo/manifest.json yet")
+
+
+def score_program(program, model, task, splits, limit):
+    """The figures computed the direct way: the model's forward pass on every scored batch, here and now."""
+    metrics = {}
+    for bin_name in splits:
+        counts = BinCounts()
+        for batch in split_batches(task, splits[bin_name], BATCH_SIZE, limit, by_length=True):
+            counts.add(batch, predict(model, batch, task.kind), rasp.run_program(program, batch))
+        metrics[bin_name] = counts.metrics()
+    return metrics
 
 
 def program_for(task) -> rasp.Program:
@@ -326,7 +338,7 @@ def test_cli_exit_codes_and_report(good, copy, capsys):
 
 
 def test_harness_scores_exactly_as_bench_evaluate(harness):
-    """The harness shares model predictions between submissions; the figures must not change."""
+    """The harness scores against stored predictions shared between submissions; the figures are the forward pass's."""
     needs_zoo()
     for model_id in MODELS:
         ref = hub.load_reference(model_id)
@@ -354,3 +366,13 @@ def test_cli_build_skips_rejected_submissions(good, tmp_path, capsys):
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     assert main(["build", "--submissions", str(tmp_path / "submissions"), "--out", str(tmp_path / "mine")]) == 2
     assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_worker_processes_give_the_same_verdicts(good, copy, harness):
+    """--jobs N scores in forked workers; the problems found (a tampered figure here) are the same."""
+    edit_json(copy / "results.json", lambda data: data["models"][1]["metrics"]["test_51_100"].update(match_acc=0.123))
+    one = validate_all([good, copy], harness, LENIENT)
+    two = validate_all([good, copy], Harness(), LENIENT, jobs=2)
+    assert [v.problems for v in one] == [v.problems for v in two]
+    assert not any("re-scored" in str(p) for p in one[0].problems)
+    assert any("models[1].metrics.test_51_100.match_acc: reported 0.123" in str(p) for p in one[1].problems)

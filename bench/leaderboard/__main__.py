@@ -61,6 +61,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-rescore", action="store_true",
                         help="skip running programs and models (static checks only; faster, not a verification)")
+    parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                        help="score programs in N worker processes (default 1; the verdicts do not depend on it)")
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes from 1 to 256, got {text!r}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -118,14 +130,15 @@ def run_validate(args: argparse.Namespace) -> int:
         allow_limit=args.allow_limit,
         allow_partial=args.allow_partial,
     )
-    verdicts = validate_all(folders, Harness(), options, progress=_progress)
+    verdicts = validate_all(folders, Harness(), options, progress=_progress, jobs=args.jobs)
     report(verdicts)
     return 0 if all(v.ok for v in verdicts) else 1
 
 
 def run_build(args: argparse.Namespace) -> int:
     folders = _folders([], args.submissions)
-    verdicts = validate_all(folders, Harness(), Options(rescore=not args.no_rescore), progress=_progress)
+    verdicts = validate_all(folders, Harness(), Options(rescore=not args.no_rescore), progress=_progress,
+                            jobs=args.jobs)
     rejected = [v for v in verdicts if not v.ok]
     for v in rejected:
         print(f"skipped (rejected): {v.folder.as_posix()}", file=sys.stderr)

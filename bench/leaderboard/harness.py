@@ -1,49 +1,35 @@
 """What validation needs from the rest of the benchmark, in one place.
 
 :class:`Harness` is the bridge between a submission and the live benchmark:
-the zoo manifest, the registered tasks and their frozen splits, loading a
-reference model (through :mod:`bench.hub`, weights verified), parsing a
-program, and scoring it.
+the zoo manifest, the registered tasks and their frozen splits, a reference
+model's predictions, parsing a program, and scoring it.
 
-Scoring is :func:`bench.evaluate.score_program` taken apart so that the
-expensive half is shared: validation re-scores every submission's program for
-one model in a row, and the model's predictions on each bin (the same batches
-``score_program`` makes: :data:`bench.evaluate.BATCH_SIZE` sequences of
-similar length each) are computed once and kept while that model is current.
-The counts are the
-harness's own :class:`bench.scoring.BinCounts`, so the figures are exactly
-those ``bench.evaluate`` reports (``tests/test_leaderboard_validate.py``
-checks the equality).
+Scoring is :mod:`bench.scoring`, the path ``bench.evaluate`` takes, so the
+figures are exactly those ``bench.evaluate`` reports
+(``tests/test_leaderboard_validate.py`` checks the equality). The model's side
+is its stored predictions (:mod:`bench.predictions`: the zoo's files, checked
+against the manifest), so re-scoring runs programs only; the scored batches
+of the current model are built once and reused for every submission's program.
 
 Fresh re-scoring (:meth:`Harness.score_fresh`) samples new test sequences the
 submitter never saw: per (task, bin) the same length range and number of
 sequences as were scored, positions from 0, drawn with
 ``numpy.random.default_rng`` seeded by :func:`fresh_seed` from the given seed,
 the task name and the bin. Every model of a task sees the same fresh
-sequences, so methods stay comparable.
+sequences, so methods stay comparable. Only this runs the model itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from bench.results import BINS, BinMetrics
 
-
-@dataclass(frozen=True)
-class ZooEntry:
-    """What the manifest pins about one reference model."""
-
-    id: str
-    task: str
-    hub_repo: str | None
-    revision: str | None
-    weights_sha256: str
-    role: str | None
+#: The most sequences a fresh re-scoring draws per bin (the frozen splits have 2,000).
+MAX_FRESH_SEQUENCES = 2000
 
 
 def fresh_seed(seed: int, task_name: str, bin_name: str) -> int:
@@ -55,50 +41,45 @@ def fresh_seed(seed: int, task_name: str, bin_name: str) -> int:
 class Harness:
     """The live benchmark, as validation sees it (the real modules, imported on first use).
 
-    One model is current at a time (:meth:`load_model`); its predictions are
-    cached until another model is loaded.
+    One model is current at a time (:meth:`load_model`); its scored batches
+    are kept until another model is made current.
     """
 
     def __init__(self) -> None:
         self._splits: dict[str, object] = {}
         self._fingerprints: dict[str, dict[str, str]] = {}
         self._model_id: str | None = None
-        self._model = None
-        self._sha256: str | None = None
-        self._scored: dict[tuple, list] = {}  # (bin, limit or fresh key) -> [(batch, model prediction)]
+        self._model = None  # the network itself, loaded only for fresh re-scoring
+        self._scored: dict[tuple, dict] = {}  # (limit or fresh key) -> {bin: [(batch, model prediction)]}
 
     # ----- the zoo -------------------------------------------------------------------
     @cached_property
-    def zoo(self) -> dict[str, ZooEntry]:
-        """Every reference model of the manifest, by id."""
-        from bench import hub
+    def zoo(self) -> dict:
+        """Every reference model of the manifest, by id (:class:`bench.model_ref.ModelRef`)."""
+        from bench.model_ref import zoo_refs
 
-        return {
-            model_id: ZooEntry(
-                id=model_id,
-                task=entry.get("task"),
-                hub_repo=entry.get("hub_repo"),
-                revision=entry.get("revision"),
-                weights_sha256=entry.get("sha256"),
-                role=entry.get("role"),
-            )
-            for model_id, entry in hub.load_manifest()["models"].items()
-        }
+        return zoo_refs()
 
     def load_model(self, model_id: str) -> str:
-        """Make a zoo model current (loaded and verified by :mod:`bench.hub`); returns its weights' sha256."""
+        """Make a zoo model current; returns the sha256 of the weights its stored predictions were made with."""
+        if model_id not in self.zoo:
+            from bench.model import ModelError
+
+            raise ModelError(f"{model_id!r} is not a zoo model")
         if model_id != self._model_id:
+            self._model_id, self._model, self._scored = model_id, None, {}
+        return self.zoo[model_id].weights_sha256
+
+    def _network(self):
+        """The current model's network (loaded and verified by :mod:`bench.hub` on first use)."""
+        if self._model is None:
             import torch
 
             from bench import hub
 
-            # Small models on shared CPUs: more threads mostly wait on each other (20x slower measured).
-            torch.set_num_threads(1)
-            self._model_id = self._model = self._sha256 = None
-            self._scored = {}
-            ref = hub.load_reference(model_id)
-            self._model_id, self._model, self._sha256 = model_id, ref.model, ref.sha256
-        return self._sha256
+            torch.set_num_threads(1)  # small models on shared CPUs: more threads mostly wait on each other
+            self._model = hub.load_reference(self._model_id).model
+        return self._model
 
     # ----- tasks and splits ----------------------------------------------------------
     def task(self, name: str):
@@ -135,45 +116,42 @@ class Harness:
 
     def check_program_fits(self, program, task) -> None:
         """Raise ``TaskError`` when the program's vocabulary or kind is not the task's."""
-        from bench.evaluate import check_program_fits
+        from bench.scoring import check_program_fits
 
         check_program_fits(program, task)
 
     def score(self, program, task, limit: int | None) -> dict[str, BinMetrics]:
-        """Per-bin metrics against the current model on the frozen splits, as ``score_program`` computes them."""
-        from bench.evaluate import BATCH_SIZE
-        from bench.splits import split_batches
+        """Per-bin metrics against the current model's stored predictions on the frozen splits."""
+        from bench import predictions, scoring
 
-        def batches(bin_name):
-            return split_batches(task, self.splits(task)[bin_name], batch_size=BATCH_SIZE, limit=limit, by_length=True)
-
-        return {b: self._count(program, task, (b, limit), lambda b=b: batches(b)) for b in BINS}
+        if self._model_id is None:
+            raise RuntimeError("load_model first: scores are against the current model")
+        if limit not in self._scored:
+            entry = self.zoo[self._model_id]
+            stored = predictions.for_model(entry.id, entry.weights_sha256, task, self.splits(task), self._network,
+                                           entry=entry.entry)
+            self._scored[limit] = scoring.model_batches(task, self.splits(task), stored, limit)
+        return scoring.count_bins(program, self._scored[limit])
 
     def score_fresh(self, program, task, sizes: dict[str, int], seed: int) -> dict[str, BinMetrics]:
         """Per-bin metrics against the current model on fresh sequences, ``sizes[bin]`` per bin."""
-        return {
-            b: self._count(program, task, (b, "fresh", sizes[b], seed), lambda b=b: self._fresh_batches(task, b, sizes[b], seed))
-            for b in BINS
-        }
-
-    def _count(self, program, task, key: tuple, make_batches) -> BinMetrics:
+        from bench import scoring
         from bench.predict import predict
-        from bench.program import run_program
-        from bench.scoring import BinCounts
 
-        if self._model is None:
-            raise RuntimeError("load_model first: scores are against the current model")
+        key = ("fresh", tuple(sorted(sizes.items())), seed)
         if key not in self._scored:
-            self._scored[key] = [(batch, predict(self._model, batch, task.kind)) for batch in make_batches()]
-        counts = BinCounts()
-        for batch, model_prediction in self._scored[key]:
-            counts.add(batch, model_prediction, run_program(program, batch))
-        return counts.metrics()
+            model = self._network()
+            self._scored[key] = {
+                b: [(batch, predict(model, batch, task.kind)) for batch in self._fresh_batches(task, b, sizes[b], seed)]
+                for b in BINS
+            }
+        return scoring.count_bins(program, self._scored[key])
 
     def _fresh_batches(self, task, bin_name: str, n: int, seed: int) -> list:
-        from bench.evaluate import BATCH_SIZE
+        from bench.scoring import BATCH_SIZE
         from bench.task import TEST_SPLITS
 
+        n = max(0, min(int(n), MAX_FRESH_SEQUENCES))
         lo, hi = TEST_SPLITS[bin_name]
         rng = np.random.default_rng(fresh_seed(seed, task.name, bin_name))
         sequences = [task.sample(task.draw_length(lo, hi, rng), rng) for _ in range(n)]

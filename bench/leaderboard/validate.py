@@ -16,7 +16,7 @@ the files it ships with the benchmark's own code:
    whose sha256 the program records, so the recorded sha256 covers both),
    fits its task, and has the reported ``n_ops``/``depth``/``n_params``;
 5. every program is re-scored against its model on the frozen splits with
-   the recorded ``limit`` (:func:`bench.evaluate.score_program`): counts must
+   the recorded ``limit`` (:func:`bench.scoring.score_program`): counts must
    be equal and fractions equal to 1e-9; so must the success flags and the
    summary.
 
@@ -43,6 +43,7 @@ from bench.leaderboard.submission import (
     read_submission,
 )
 from bench.leaderboard.tables import Entry, slug
+from bench.predictions import PredictionsError
 from bench.results import BINS, BinMetrics, ModelResult, Results, ResultsError, load_results
 from bench.scoring import is_success, summarize
 
@@ -148,16 +149,59 @@ def _static_checks(folder: Path, harness, options: Options) -> tuple[Verdict, li
     return verdict, ready if wanted else []
 
 
-def _rescore(checks: list[_ModelCheck], harness, progress=None) -> None:
-    """Run the programs, model by model: each model is loaded once for every submission that uses it."""
+def _rescore(checks: list[_ModelCheck], harness, progress=None, jobs: int = 1) -> None:
+    """Run the programs, model by model: each model's batches are made once for every submission that uses it.
+
+    With ``jobs > 1`` the programs are scored first in that many worker processes (one model
+    at a time per worker, the most expensive first); the checks then compare as usual.
+    """
     by_model: dict[str, list[_ModelCheck]] = {}
     for check in checks:
         by_model.setdefault(check.result.model.id, []).append(check)
+    if jobs > 1 and any(c.options.rescore for c in checks):
+        _score_ahead(by_model, harness, jobs, progress)
     for model_id in sorted(by_model):
         if progress:
             progress(f"re-scoring {len(by_model[model_id])} program(s) of {model_id}")
         for check in by_model[model_id]:
             check.rescore()
+
+
+_AHEAD: dict[str, list[_ModelCheck]] = {}  # the work of _score_ahead, inherited by its forked workers
+
+
+def _score_model(model_id: str) -> tuple[str, list]:
+    """Worker: every program of one model scored (outcomes in check order); a model that fails to load gives None."""
+    from bench.model import ModelError
+
+    checks = _AHEAD[model_id]
+    try:
+        checks[0].harness.load_model(model_id)
+    except ModelError:
+        return model_id, [None] * len(checks)  # rescore() reports it, in the parent
+    return model_id, [check.score() for check in checks]
+
+
+def _score_ahead(by_model: dict[str, list[_ModelCheck]], harness, jobs: int, progress=None) -> None:
+    """Score every program in ``jobs`` forked processes and keep the outcomes on the checks."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return  # no fork (Windows): _rescore scores in this process
+    cost = {m: sum(c.program.n_params + 1000 for c in cs) * max(c.task.n_positions for c in cs)
+            for m, cs in by_model.items()}
+    order = sorted(by_model, key=lambda m: -cost[m])
+    _AHEAD.clear()
+    _AHEAD.update(by_model)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(order))) as pool:
+            for done, (model_id, outcomes) in enumerate(pool.imap_unordered(_score_model, order), 1):
+                for check, outcome in zip(by_model[model_id], outcomes):
+                    check.scored = outcome
+                if progress:
+                    progress(f"scored {len(outcomes)} program(s) of {model_id} ({done}/{len(order)})")
+    finally:
+        _AHEAD.clear()
 
 
 def _results_problems(message: str, results_file: str) -> list[str]:
@@ -232,6 +276,7 @@ class _ModelCheck:
         self.where = f"models[{index}]"
         self.file = (verdict.folder / RESULTS_FILE).as_posix()
         self.task = self.program = None
+        self.scored = None  # score()'s outcome when it was computed ahead, in a worker process
 
     def add(self, where: str, message: str, file: str | None = None) -> None:
         self.verdict.problems.append(Problem(file or self.file, f"{self.where}.{where}" if where else self.where, message))
@@ -364,17 +409,27 @@ class _ModelCheck:
             self.add("model.weights_sha256", f"{r.model.weights_sha256[:12]}... but the loaded weights are {digest[:12]}...")
             return
         if self.options.rescore:
-            try:
-                metrics = self.harness.score(self.program, self.task, self.verdict.results.limit)
-            except Exception as exc:  # noqa: BLE001 -- an untrusted program that breaks the interpreter is a rejection
-                self.add("program_file", f"re-scoring {r.program_file} failed: {type(exc).__name__}: {exc}")
+            outcome = self.scored if self.scored is not None else self.score()
+            if isinstance(outcome, Problem):
+                self.verdict.problems.append(outcome)
                 return
             for bin_name in BINS:
                 for f in dataclasses.fields(BinMetrics):
                     _compare(self.verdict, self.file, f"{self.where}.metrics.{bin_name}.{f.name}",
-                             getattr(r.metrics[bin_name], f.name), getattr(metrics[bin_name], f.name), "re-scored")
+                             getattr(r.metrics[bin_name], f.name), getattr(outcome[bin_name], f.name), "re-scored")
         if self.options.fresh_seed is not None:
             self.fresh()
+
+    def score(self) -> dict[str, BinMetrics] | Problem:
+        """The program's metrics against the current model's stored predictions, or the problem that stopped it."""
+        r = self.result
+        try:
+            return self.harness.score(self.program, self.task, self.verdict.results.limit)
+        except PredictionsError as exc:
+            return Problem(self.file, f"{self.where}.model.id", f"cannot use the reference model's stored predictions: {exc}")
+        except Exception as exc:  # noqa: BLE001 -- an untrusted program that breaks the interpreter is a rejection
+            return Problem(self.file, f"{self.where}.program_file",
+                           f"re-scoring {r.program_file} failed: {type(exc).__name__}: {exc}")
 
     def fresh(self) -> None:
         r = self.result
@@ -402,10 +457,12 @@ def submission_folders(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def validate_all(folders: list[Path], harness, options: Options = Options(), progress=None) -> list[Verdict]:
+def validate_all(folders: list[Path], harness, options: Options = Options(), progress=None,
+                 jobs: int = 1) -> list[Verdict]:
     """Validate every folder (programs re-scored model by model), then reject shared method names.
 
-    ``progress``, if given, is called with a line of text before each step.
+    ``progress``, if given, is called with a line of text before each step; ``jobs`` worker
+    processes score the programs (the verdicts do not depend on it).
     """
     verdicts, checks = [], []
     for folder in folders:
@@ -414,7 +471,7 @@ def validate_all(folders: list[Path], harness, options: Options = Options(), pro
         verdict, ready = _static_checks(Path(folder), harness, options)
         verdicts.append(verdict)
         checks += ready
-    _rescore(checks, harness, progress)
+    _rescore(checks, harness, progress, jobs)
     owners: dict[str, list[Verdict]] = {}
     for v in verdicts:
         if v.submission is not None:
