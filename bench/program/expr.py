@@ -22,8 +22,12 @@ are 1.0/0.0 and any nonzero number is true; ``a and b``/``a or b``/``not a``
 give 1.0 or 0.0. ``a / 0``, ``a // 0`` and ``a % 0`` are 0. ``a // b`` is
 ``floor(a / b)`` and ``a % b`` is ``a - b * floor(a / b)``. ``round(a)`` is
 ``floor(a + 0.5)`` (half up). ``a ** b`` is 0 when ``a == 0 and b < 0`` or
-when ``a < 0`` and ``b`` is not an integer. After every operation the result is
-clipped to ``[-MAX_VALUE, MAX_VALUE]`` (NaN becomes 0), so expressions like
+when ``a < 0`` and ``b`` is not an integer; for an integer ``b`` it is computed
+by repeated squaring (exact whenever the result is an integer or a power of
+two), otherwise as ``exp(b * log(a))`` with the language's own ``exp`` and
+``log`` (:mod:`.detmath`), never with a library ``pow``: both evaluators give
+the same bits on every machine. After every operation the result is clipped to
+``[-MAX_VALUE, MAX_VALUE]`` (NaN becomes 0), so expressions like
 ``10 ** 10 ** 10`` are harmless.
 """
 
@@ -37,6 +41,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import detmath
 from .errors import MAX_CONSTANT, MAX_EXPR_CHARS, MAX_EXPR_DEPTH, MAX_EXPR_NODES, MAX_VALUE, ProgramError
 
 FUNCTIONS = {"min": (2, 8), "max": (2, 8), "abs": (1, 1), "floor": (1, 1), "ceil": (1, 1), "round": (1, 1)}
@@ -211,14 +216,6 @@ def _np_mod(a, b):
     return np.where(zero, 0.0, a - safe * np.floor(a / safe))
 
 
-def _np_pow(a, b):
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
-    bad = ((a == 0) & (b < 0)) | ((a < 0) & (b != np.floor(b)))
-    with np.errstate(all="ignore"):
-        out = np.power(np.where(bad, 1.0, a), np.where(bad, 1.0, b))
-    return np.where(bad, 0.0, out)
-
-
 _NP_BIN: dict[type, Callable] = {
     ast.Add: np.add,
     ast.Sub: np.subtract,
@@ -226,7 +223,7 @@ _NP_BIN: dict[type, Callable] = {
     ast.Div: _np_div,
     ast.FloorDiv: _np_floordiv,
     ast.Mod: _np_mod,
-    ast.Pow: _np_pow,
+    ast.Pow: detmath.power_np,
 }
 _NP_CMP: dict[type, Callable] = {
     ast.Eq: np.equal,
@@ -301,16 +298,6 @@ def _mod(a: float, b: float) -> float:
     return a - b * (float(math.floor(q)) if math.isfinite(q) else q)
 
 
-def _pow(a: float, b: float) -> float:
-    if (a == 0 and b < 0) or (a < 0 and b != math.floor(b)):
-        return 0.0
-    try:
-        return math.pow(a, b)
-    except OverflowError:
-        negative = a < 0 and b % 2 == 1
-        return -math.inf if negative else math.inf
-
-
 def _floor(a: float) -> float:
     return float(math.floor(a)) if math.isfinite(a) else a
 
@@ -326,7 +313,7 @@ _PY_BIN: dict[type, Callable] = {
     ast.Div: _div,
     ast.FloorDiv: _floordiv,
     ast.Mod: _mod,
-    ast.Pow: _pow,
+    ast.Pow: detmath.power,
 }
 _PY_CMP: dict[type, Callable] = {
     ast.Eq: lambda a, b: a == b,

@@ -20,10 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ProgramError
+from .exactdot import one_blas_thread
+from .fast_attention import dense
 from .ops import BatchContext
 
 #: Chunks of the batch hold at most this many (query, key) pairs (B * T * T).
-CHUNK_PAIRS = 1 << 20
+CHUNK_PAIRS = 1 << 22
 
 
 def _ids_and_lengths(program, batch, lengths=None) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +63,7 @@ def _run(program, ids: np.ndarray, keep: bool) -> dict:
         for v in node.inputs():
             last_use[v] = position
     values: dict = {}
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), one_blas_thread():
         for position, node in enumerate(program.nodes):
             inputs = node.inputs()
             ctx.in_types = [program.types[v] for v in inputs]
@@ -82,7 +84,7 @@ def evaluate(program, input_ids, lengths=None, *, selectors: bool = True) -> dic
     """
     ids, _ = _ids_and_lengths(program, input_ids, lengths)
     values = _run(program, ids, keep=True)
-    return {program.ids[n]: v for n, v in values.items()
+    return {program.ids[n]: np.asarray(dense(v)) for n, v in values.items()
             if selectors or program.types[n].kind not in ("sel", "soft")}
 
 
@@ -93,6 +95,40 @@ def predictions(program, output: np.ndarray) -> np.ndarray:
     if program.kind == "token":
         return np.argmax(output, axis=-1).astype(np.int64)
     return output > 0
+
+
+def _chunks(program, ids: np.ndarray, lengths: np.ndarray, chunk_pairs: int):
+    """(rows, width, output value) per chunk: rows of similar length, cropped to the longest."""
+    B = ids.shape[0]
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < B:  # lengths ascend along `order`: the chunk's last row is its longest
+        stop = start + 1
+        while stop < B and (stop + 1 - start) * max(int(lengths[order[stop]]), 1) ** 2 <= chunk_pairs:
+            stop += 1
+        rows = order[start:stop]
+        width = int(lengths[rows].max())
+        if width > 0:
+            yield rows, width, _run(program, ids[rows, :width], keep=False)[program.output]
+        start = stop
+
+
+def run_program_with_outputs(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS):
+    """:func:`run_program`'s predictions and the output variable's values, both (B, T, ...), 0 when padded."""
+    ids, lengths = _ids_and_lengths(program, batch, lengths)
+    B, T = ids.shape
+    token_kind = program.kind == "token"
+    out = np.zeros((B, T), dtype=np.int64) if token_kind else np.zeros((B, T, program.vocab_size), dtype=bool)
+    out_type = program.types[program.output]
+    raw = np.zeros((B, T) + ((program.sizes[out_type.basis],) if out_type.kind == "vec" else ()),
+                   dtype=np.int64 if out_type.kind == "cat" else np.float64)
+    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs):
+        real = np.arange(width) < lengths[rows][:, None]
+        pred = predictions(program, value)
+        pred = np.where(real[..., None], pred, False) if not token_kind else np.where(real, pred, 0)
+        out[rows, :width] = pred
+        raw[rows, :width] = np.where(real[..., None], value, 0) if value.ndim == 3 else np.where(real, value, 0)
+    return out, raw
 
 
 def run_program(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS) -> np.ndarray:
@@ -106,20 +142,9 @@ def run_program(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS)
     B, T = ids.shape
     token_kind = program.kind == "token"
     out = np.zeros((B, T), dtype=np.int64) if token_kind else np.zeros((B, T, program.vocab_size), dtype=bool)
-    order = np.argsort(lengths, kind="stable")
-    start = 0
-    while start < B:  # lengths ascend along `order`: the chunk's last row is its longest
-        stop = start + 1
-        while stop < B and (stop + 1 - start) * max(int(lengths[order[stop]]), 1) ** 2 <= chunk_pairs:
-            stop += 1
-        rows = order[start:stop]
-        width = int(lengths[rows].max())
-        if width > 0:
-            chunk = ids[rows, :width]
-            values = _run(program, chunk, keep=False)
-            pred = predictions(program, values[program.output])
-            real = np.arange(width) < lengths[rows][:, None]
-            pred = np.where(real[..., None], pred, False) if not token_kind else np.where(real, pred, 0)
-            out[rows, :width] = pred
-        start = stop
+    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs):
+        pred = predictions(program, value)
+        real = np.arange(width) < lengths[rows][:, None]
+        pred = np.where(real[..., None], pred, False) if not token_kind else np.where(real, pred, 0)
+        out[rows, :width] = pred
     return out

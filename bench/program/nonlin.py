@@ -20,7 +20,13 @@ name              input       output     value at one position
 ``max``           vec[B]      num        largest entry
 ================  ==========  =========  ========================================
 
-To add one, write a :class:`Nonlinearity` and call :func:`register_nonlinearity`.
+Numerics: sums (``sum``, ``normalize``) run left to right over the basis in
+both implementations, and ``sharpen``'s power is repeated squaring
+(:func:`.detmath.ipow`), so both give the same bits on every machine.
+
+To add one, write a :class:`Nonlinearity` and call :func:`register_nonlinearity`
+(vectorized and scalar versions must do the same float operations in the same
+order, or be exact).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import detmath
 from .errors import MAX_CONSTANT, MAX_VALUE, ProgramError
 from .fields import number
 from .vtypes import NUM, ValueType
@@ -94,15 +101,19 @@ def _np_harden(x: np.ndarray, p: dict) -> np.ndarray:
     return _np_onehot(np.argmax(x, axis=-1), {"_size": x.shape[-1]})
 
 
+def _np_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over the last axis left to right from +0.0, like the reference (numpy's ``sum`` is pairwise)."""
+    return np.cumsum(x + 0.0, axis=-1)[..., -1] if x.shape[-1] else np.zeros(x.shape[:-1])
+
+
 def _np_normalize(x: np.ndarray) -> np.ndarray:
-    total = x.sum(-1, keepdims=True)
+    total = _np_sum(x)[..., None]
     zero = total == 0
     return np.where(zero, 0.0, x / np.where(zero, 1.0, total))
 
 
 def _np_sharpen(x: np.ndarray, p: dict) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        powered = np.minimum(np.maximum(x, 0.0) ** p["power"], MAX_VALUE)
+    powered = np.minimum(detmath.ipow_np(np.maximum(x, 0.0), p["power"]), MAX_VALUE)
     return _np_normalize(powered)
 
 
@@ -132,13 +143,7 @@ def _elementwise(f: Callable[[float], float]) -> Callable[[object, dict], object
 
 
 def _sharpen(x: list[float], p: dict) -> list[float]:
-    powered = []
-    for v in x:
-        try:
-            powered.append(min(max(v, 0.0) ** p["power"], MAX_VALUE))
-        except OverflowError:
-            powered.append(MAX_VALUE)
-    return _normalize(powered)
+    return _normalize([min(detmath.ipow(max(v, 0.0), p["power"]), MAX_VALUE) for v in x])
 
 
 def _sum(x: list[float], p: dict) -> float:
@@ -183,7 +188,7 @@ for _entry in [
         "component", ("vec",), {"index": Param(int, None, 0, 1 << 20)}, _to_num,
         lambda x, p: x[..., p["index"]], lambda x, p: x[p["index"]], "x[index]",
     ),
-    Nonlinearity("sum", ("vec",), {}, _to_num, lambda x, p: x.sum(-1), _sum, "sum of the entries"),
+    Nonlinearity("sum", ("vec",), {}, _to_num, lambda x, p: _np_sum(x), _sum, "sum of the entries"),
     Nonlinearity("max", ("vec",), {}, _to_num, lambda x, p: x.max(-1), lambda x, p: max(x), "largest entry"),
 ]:
     register_nonlinearity(_entry)

@@ -33,13 +33,12 @@ a soft selector's softmax runs over keys ``0..i`` only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import torch
 
+from . import detmath, fast_attention as fast
 from . import fields as F
 from .errors import MAX_TERMS, ProgramError
 from .expr import Expr
@@ -117,7 +116,9 @@ class Select(Node):
 
     def run_batch(self, ctx, keys, queries):
         k, q = keys[:, None, :], queries[:, :, None]  # (B, 1, T) keys along j, (B, T, 1) queries along i
-        if self.predicate in ("TRUE", "FALSE"):
+        if self.predicate == "TRUE":
+            return fast.Prefix(ctx.shape)  # built only if an operation needs the (B, T, T) array
+        if self.predicate == "FALSE":
             selected = np.full(k.shape[:1] + (q.shape[1], k.shape[2]), self.predicate == "TRUE")
         elif self.predicate is not None:
             selected = _NP_PREDICATES[self.predicate](k, q)
@@ -182,7 +183,7 @@ class SelectorAnd(_SelectorPair):
     symbol: ClassVar[str] = "&"
 
     def run_batch(self, ctx, a, b):
-        return a & b
+        return fast.dense(a) & fast.dense(b)
 
     def run_one(self, ctx, a, b):
         return [[x and y for x, y in zip(ra, rb)] for ra, rb in zip(a, b)]
@@ -197,7 +198,7 @@ class SelectorOr(_SelectorPair):
     symbol: ClassVar[str] = "|"
 
     def run_batch(self, ctx, a, b):
-        return a | b
+        return fast.dense(a) | fast.dense(b)
 
     def run_one(self, ctx, a, b):
         return [[x or y for x, y in zip(ra, rb)] for ra, rb in zip(a, b)]
@@ -227,7 +228,7 @@ class SelectorNot(Node):
         return cls(node(F.field(obj, "a", F.ref_id)))
 
     def run_batch(self, ctx, a):
-        return ~a & ctx.causal
+        return ~fast.dense(a) & ctx.causal
 
     def run_one(self, ctx, a):
         return [[not x for x in row] for row in a]
@@ -261,7 +262,7 @@ class SelectorWidth(Node):
         return cls(node(F.field(obj, "selector", F.ref_id)))
 
     def run_batch(self, ctx, selector):
-        return selector.sum(-1).astype(np.float64)
+        return fast.selector_width(selector)
 
     def run_one(self, ctx, selector):
         return [float(sum(1 for s in row if s)) for row in selector]
@@ -315,21 +316,11 @@ class Aggregate(Node):
 
     def run_batch(self, ctx, selector, values):
         ts, tv = ctx.in_types
-        if tv.kind == "cat" and not self.numerical:
-            return _categorical_aggregate(selector, values, self.default)
-        one_hot = tv.kind == "cat"
-        if one_hot:
-            values = (values[..., None] == np.arange(ctx.sizes[tv.basis])).astype(np.float32)
-        matrix = values if values.ndim == 3 else values[..., None]  # (B, T, n)
+        kind = ("onehot" if self.numerical else "cat") if tv.kind == "cat" else tv.kind
+        size = ctx.sizes[tv.basis] if tv.kind == "cat" else None
         if ts.kind == "soft":
-            out = _bmm(selector, matrix, torch.float64)
-        else:
-            counts = selector.sum(-1)[..., None]  # (B, T, 1)
-            # Sums first, then one division: exact for integer values, like the reference. Counting
-            # one-hots is exact in float32 (integers below 2**24), which is several times faster.
-            sums = _bmm(selector, matrix, torch.float32 if one_hot else torch.float64)
-            out = np.where(counts > 0, sums / np.maximum(counts, 1), float(self.default))
-        return out if values.ndim == 3 else out[..., 0]
+            return fast.soft_aggregate(selector, values, kind, size, ctx.sizes["positions"])
+        return fast.hard_aggregate(selector, values, kind, size, self.default)
 
     def run_one(self, ctx, selector, values):
         ts, tv = ctx.in_types
@@ -356,22 +347,6 @@ class Aggregate(Node):
         extra = ", numerical=True" if self.numerical else ""
         extra += f", default={self.default!r}" if self.default else ""
         return f"aggregate({args[0]}, {args[1]}{extra})"
-
-
-def _bmm(a: np.ndarray, b: np.ndarray, dtype) -> np.ndarray:
-    """Batched (B, T, T) @ (B, T, n) in ``dtype`` through torch (several times faster than numpy here)."""
-    numpy_dtype = np.float32 if dtype == torch.float32 else np.float64
-    left = torch.from_numpy(np.require(a, numpy_dtype, ["C", "W"]))  # a writable copy only when needed
-    right = torch.from_numpy(np.require(b, numpy_dtype, ["C", "W"]))
-    return torch.bmm(left, right).numpy().astype(np.float64, copy=False)
-
-
-def _categorical_aggregate(selector: np.ndarray, values: np.ndarray, default: int) -> np.ndarray:
-    big = np.iinfo(np.int64).max
-    spread = np.broadcast_to(values[:, None, :], selector.shape)
-    low = np.where(selector, spread, big).min(-1)
-    high = np.where(selector, spread, -1).max(-1)
-    return np.where(selector.any(-1) & (low == high), low, default).astype(np.int64)
 
 
 def _weighted_sum(weights: list[float], values: list):
@@ -471,13 +446,9 @@ class SoftSelect(Node):
         return cls(tuple(terms))
 
     def run_batch(self, ctx, *values):
-        B, T = ctx.shape
-        scores = np.zeros((B, T, T))
-        for term, (q, k), (tq, tk) in zip(self.terms, self._split(values), self._split(tuple(ctx.in_types))):
-            scores += _term_scores(term.scores, q, k, tq, tk)
-        masked = np.where(ctx.causal, scores, -np.inf)
-        weights = np.exp(masked - masked.max(-1, keepdims=True))
-        return weights / weights.sum(-1, keepdims=True)
+        parts = [(term.scores, q, k, tq.kind if tq else None, tk.kind, id(term.query), id(term.key))
+                 for term, (q, k), (tq, tk) in zip(self.terms, self._split(values), self._split(tuple(ctx.in_types)))]
+        return fast.softmax(fast.soft_scores(parts, ctx.shape), ctx.causal)
 
     def run_one(self, ctx, *values):
         T = len(ctx.tokens)
@@ -491,7 +462,7 @@ class SoftSelect(Node):
                     score += _pair_score(table, q[i] if q is not None else None, k[j])
                 row.append(score)
             top = max(row)
-            exps = [math.exp(s - top) for s in row]
+            exps = [detmath.exp(s - top) for s in row]
             total = sum(exps)
             out.append([e / total for e in exps])
         return out
@@ -507,23 +478,6 @@ class SoftSelect(Node):
                 parts.append(f"key_score({args[position]}, <{shape} table>)")
                 position += 1
         return f"soft_select({', '.join(parts)})"
-
-
-def _term_scores(table: np.ndarray, q, k, tq, tk) -> np.ndarray:
-    """(B, T, T) scores of one term: rows are queries i, columns keys j."""
-    if q is None:
-        per_key = table[k] if tk.kind == "cat" else k @ table  # (B, T)
-        return np.broadcast_to(per_key[:, None, :], per_key.shape[:1] + per_key.shape[1:] * 2)
-    B, T = q.shape[:2]
-    if tq.kind == "cat" and tk.kind == "cat":
-        return table[q[:, :, None], k[:, None, :]]
-    if tq.kind == "vec" and tk.kind == "cat":
-        by_key_value = q @ table  # (B, T, n_k)
-        return np.take_along_axis(by_key_value, np.broadcast_to(k[:, None, :], (B, T, T)), axis=2)
-    if tq.kind == "cat":
-        by_query_value = np.swapaxes(k @ table.T, 1, 2)  # (B, n_q, T)
-        return np.take_along_axis(by_query_value, np.broadcast_to(q[:, :, None], (B, T, T)), axis=1)
-    return _bmm(q @ table, np.swapaxes(k, 1, 2), torch.float64)
 
 
 def _pair_score(table: list, q, k) -> float:

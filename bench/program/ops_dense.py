@@ -17,15 +17,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
+from . import detmath, fast_dense
 from . import fields as F
 from .errors import MAX_MLP_LAYERS, MAX_TERMS, ProgramError
-from .expr import sanitize, sanitize_np
+from .expr import sanitize
 from .nonlin import NONLINEARITIES, check_params, resolved_params
 from .ops import Node, expect_kind, register_op
 from .vtypes import NUM, TOKENS, Basis, ValueType
@@ -175,13 +175,7 @@ class MLP(Node):
 
     def run_batch(self, ctx, x):
         (t,) = ctx.in_types
-        h = x[..., None] if t.kind == "num" else x
-        if t.kind == "cat":
-            h = (x[..., None] == np.arange(ctx.sizes[t.basis])).astype(np.float64)
-        for n, layer in enumerate(self.layers):
-            if n:
-                h = _activation_np(self.activation, h)
-            h = sanitize_np(h @ layer.weight + layer.bias)
+        h = fast_dense.mlp(self.layers, self.activation, x, t.kind, ctx.sizes.get(t.basis))
         return h[..., 0] if self.basis is None else h
 
     def run_one(self, ctx, x):
@@ -207,23 +201,13 @@ class MLP(Node):
         return f"mlp({args[0]}, <{shapes}, {self.activation}>)"
 
 
-def _activation_np(name: str, h: np.ndarray) -> np.ndarray:
-    if name == "relu":
-        return np.maximum(h, 0.0)
-    if name == "gelu_new":
-        return 0.5 * h * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * h**3)))
-    if name == "tanh":
-        return np.tanh(h)
-    return h
-
-
 def _activation(name: str, v: float) -> float:
     if name == "relu":
         return max(v, 0.0)
     if name == "gelu_new":
-        return 0.5 * v * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (v + 0.044715 * v**3)))
+        return detmath.gelu_new(v)  # the cube as (v * v) * v, tanh and sqrt(2 / pi) as in detmath
     if name == "tanh":
-        return math.tanh(v)
+        return detmath.tanh(v)
     return v
 
 
@@ -297,16 +281,7 @@ class Readout(Node):
         return cls(tuple(terms), F.field(obj, "bias", F.array, 1), basis(F.check_name(name, "field 'basis'")))
 
     def run_batch(self, ctx, *values):
-        B, T = ctx.shape
-        out = np.broadcast_to(self.bias, (B, T, self.bias.size)).copy()
-        for term, x, t in zip(self.terms, values, ctx.in_types):
-            if t.kind == "cat":
-                out += term.table[x]
-            elif t.kind == "vec":
-                out += x @ term.table
-            else:
-                out += x[..., None] * term.table
-        return sanitize_np(out)
+        return fast_dense.readout(self.terms, self.bias, values, [t.kind for t in ctx.in_types], ctx.shape)
 
     def run_one(self, ctx, *values):
         tables = [term.table.tolist() for term in self.terms]

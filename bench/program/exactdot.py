@@ -1,0 +1,210 @@
+"""Matrix products whose every bit is the same with every BLAS, kernel and summation order.
+
+A float64 matrix product from a BLAS library rounds its partial sums in an
+order the library picks (by CPU, SIMD width, version, matrix shape, threads),
+so the last bits of ``a @ b`` differ between machines. Here every product is
+computed from *exact* pieces instead (an error-free splitting, as in Ozaki's
+scheme):
+
+1. each row of ``a`` (over the summed axis) gets a power-of-two scale ``2**e``
+   above its largest magnitude and is cut into two slices, ``a ~ hi + lo``,
+   ``hi`` an integer of at most ``beta`` bits times ``2**(e - beta)`` and ``lo``
+   one of ``beta - 1`` bits times ``2**(e - 2 beta)`` (what is below is dropped);
+   the same for each column of ``b``;
+2. ``hi_a @ hi_b`` and ``hi_a @ lo_b + lo_a @ hi_b`` are sums of at most ``K``
+   products that are integers below ``2**(2 beta)`` on one power-of-two grid
+   per output entry, ``beta = (53 - ceil(log2 K)) // 2`` (21 bits for ``K`` up
+   to 2048), so any BLAS computes them *exactly*, in any order, with or
+   without FMA;
+3. the result is their sum, rounded once.
+
+The result is a fixed function of the operands, accurate to about
+``K * 2**(-2 beta)`` of ``max|a_row| * max|b_col|`` (around 1e-12 relative);
+the dropped ``lo @ lo`` and the cut below ``2**-2beta`` make it differ from a
+plain float64 product in the last ~10 bits, never between machines. When
+every entry is an integer of at most ``beta`` bits relative to its row's (or
+column's) largest (one-hot vectors, counts, small tables), the low slices are
+zero and the product is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_MANTISSA = 53
+_BLAS = None  # threadpoolctl's controller of the BLAS libraries loaded, found on first use
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread.
+
+    The products here are exact, so the thread count changes no bit; it changes the speed. A
+    BLAS pool spinning on two threads collapses when another process holds a core (4x slower,
+    measured on 2 cores beside a second scoring process), so the interpreter runs on one and
+    parallel work is split between processes instead.
+    """
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def pow2(n) -> np.ndarray:
+    """``2.0 ** n`` for integers ``-1022 <= n <= 1023`` (exact; much faster than ldexp)."""
+    return ((np.asarray(n, dtype=np.int64) + 1023) << 52).view(np.float64)
+
+
+def slice_bits(k: int) -> int:
+    """Bits per slice for sums of ``k`` products: ``k * 2**(2 * beta) <= 2**53``."""
+    return (_MANTISSA - max(math.ceil(math.log2(max(k, 1))), 0)) // 2
+
+
+#: Lines whose largest magnitude is below 2**E_MIN are sliced as if it were 2**E_MIN (entries
+#: below about 1e-133 become 0): every nonzero slice and slice product stays a normal number.
+E_MIN = -400
+
+
+@dataclass(frozen=True)
+class Sliced:
+    """An operand as two exactly scaled slices, ``x ~ hi + lo``.
+
+    ``hi / 2**(e - beta)`` and ``lo / 2**(e - 2 beta)`` are integers of at most ``beta`` and
+    ``beta - 1`` bits, ``e`` (the operand's shape with the summed axis reduced to 1) one exponent
+    per line; the part of a line below ``2**(e - 2 beta - 1)`` is dropped.
+    """
+
+    hi: np.ndarray
+    lo: np.ndarray
+    beta: int
+
+    def keep(self, axis: int, index: np.ndarray) -> "Sliced":
+        """Only the entries ``index`` along the summed ``axis`` (the others being known to be 0)."""
+        if index.size and index[-1] == index.size - 1:  # a leading range (positions): views
+            index = slice(0, index.size)
+            where = (slice(None),) * (axis % self.hi.ndim) + (index,)
+            return Sliced(self.hi[where], self.lo[where], self.beta)
+        return Sliced(np.take(self.hi, index, axis), np.take(self.lo, index, axis), self.beta)
+
+
+def split(x: np.ndarray, axis: int, beta: int, e: np.ndarray | None = None) -> Sliced:
+    """Slices of ``x`` with one exponent per line along ``axis`` (the summed axis), ``max|x| < 2**e``.
+
+    ``e`` may be given (it must bound the line).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if e is None:
+        largest = np.max(np.abs(x), axis=axis, keepdims=True, initial=0.0)
+        e = np.frexp(largest)[1]
+    e = np.maximum(e, E_MIN)
+    u = x * pow2(beta - e)  # exact: a power-of-two scaling, |u| < 2**beta
+    hi = np.rint(u)
+    u -= hi  # exact, and so is the scaling:
+    u *= float(2**beta)
+    lo = np.rint(u, out=u)
+    hi *= pow2(e - beta)  # exact scalings back
+    lo *= pow2(e - 2 * beta)
+    return Sliced(hi, lo, beta)
+
+
+def product(a: Sliced, b: Sliced, causal: str | None = None) -> np.ndarray:
+    """``a @ b`` from slices (``a`` sliced along its last axis, ``b`` along its second to last).
+
+    ``hi_a @ hi_b`` and ``hi_a @ lo_b + lo_a @ hi_b`` are each exact in any BLAS (integers below
+    2**53 on one power-of-two grid per output); their sum rounds once.
+
+    ``causal="keys"``: ``a`` is (..., T, T) over (query, key) and zero above the diagonal, so
+    query rows only read keys up to themselves; ``causal="out"``: the result is (..., T, T) and
+    only its lower triangle is wanted (the rest is unspecified). Either way the values computed
+    do not depend on it: it only skips work.
+    """
+    mid = [(a.hi, b.lo)] if b.lo.any() else []
+    mid += [(a.lo, b.hi)] if a.lo.any() else []
+    if len(mid) == 2 and causal != "keys":  # one product of 2K terms, still below 2**53 grid units
+        mid = [(np.concatenate([a.hi, a.lo], -1), np.concatenate([b.lo, b.hi], -2))]
+    out = _blocked([(a.hi, b.hi)], causal)
+    if mid:
+        out += _blocked(mid, causal)
+    return out
+
+
+_TABLES: dict = {}  # id(table) -> (table, beta, Sliced): a program's tables are read-only
+
+
+def _table_slices(table: np.ndarray, beta: int) -> Sliced:
+    cached = _TABLES.get(id(table))
+    if cached is None or cached[0] is not table or cached[1] != beta:
+        if len(_TABLES) > 512:
+            _TABLES.clear()
+        cached = (table, beta, split(table, -2, beta))
+        if not table.flags.writeable:
+            _TABLES[id(table)] = cached
+    return cached[2]
+
+
+def matmul(a: np.ndarray, b: np.ndarray, k: int | None = None, causal: str | None = None) -> np.ndarray:
+    """``a @ b`` (numpy broadcasting of leading axes), the same bits everywhere.
+
+    Rows of ``a`` and columns of ``b`` are sliced separately; ``k`` bounds the summed length (the
+    slice width follows from it; default ``a.shape[-1]``).
+    """
+    beta = slice_bits(k or a.shape[-1])
+    return product(split(a, -1, beta), split(b, -2, beta), causal)
+
+
+def times_table(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``x @ table`` for (..., n) values and an (n, m) table, skipping entries of ``x`` that are 0 throughout.
+
+    The slices are cut from the whole rows of ``x`` and whole columns of ``table`` first, so
+    skipping exact zeros changes no bit of the result.
+    """
+    beta = slice_bits(table.shape[0])
+    a, b = split(x, -1, beta), _table_slices(table, beta)
+    used = np.flatnonzero(np.any(x != 0, axis=tuple(range(x.ndim - 1))))
+    if used.size < 0.8 * x.shape[-1]:
+        a, b = a.keep(-1, used), b.keep(0, used)
+    return product(a, b)
+
+
+def weighted_sum(w: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+    """``w @ v`` for (..., T, T) query-by-key weights, zero above the diagonal, and (..., T, n) values.
+
+    Each key's value vector is scaled by a power of two of its own (folded into the weights), so
+    the slicing of query ``i``'s sum reads nothing but keys ``j <= i``: the result at a query does
+    not depend on later keys, padding, or the batch. ``k`` bounds the number of keys.
+    """
+    beta = slice_bits(k)
+    e_v = np.frexp(np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0))[1]  # (..., T, 1) per key
+    e_v = np.maximum(e_v, E_MIN)
+    scaled_w = w * pow2(np.swapaxes(e_v, -1, -2))  # w_ij * 2**e_j: exact
+    unit_v = v * pow2(-e_v)  # |v_j| < 1: exact
+    return product(split(scaled_w, -1, beta), split(unit_v, -2, beta, e=np.zeros((1, 1), np.int64)), "keys")
+
+
+#: Query blocks of a causal product: block r only reads keys below its end (5/8 of the work).
+CAUSAL_BLOCKS = 4
+
+
+def _blocked(pairs: list, causal: str | None) -> np.ndarray:
+    """The sum of ``left @ right`` over integer-valued slice pairs (exact), skipping causal zeros."""
+    a, b = pairs[0]
+    t = a.shape[-2]
+    if causal is None or t < 2 * CAUSAL_BLOCKS:
+        out = np.matmul(a, b)
+        for left, right in pairs[1:]:
+            out += np.matmul(left, right)
+        return out
+    width = b.shape[-1] if causal == "keys" else t
+    out = np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (t, width))
+    edges = [t * r // CAUSAL_BLOCKS for r in range(CAUSAL_BLOCKS + 1)]
+    for start, stop in zip(edges[:-1], edges[1:]):
+        for left, right in pairs:
+            if causal == "keys":
+                out[..., start:stop, :] += np.matmul(left[..., start:stop, :stop], right[..., :stop, :])
+            else:
+                out[..., start:stop, :stop] += np.matmul(left[..., start:stop, :], right[..., :, :stop])
+    return out

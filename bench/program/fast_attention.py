@@ -1,0 +1,211 @@
+"""The vectorized interpreter's attention operations: aggregates and soft selectors.
+
+Called by the ``run_batch`` methods in :mod:`.ops_attention`. Shapes: a hard
+selector is (B, T, T) bool over (query i, key j), or a :class:`Prefix` (the
+``TRUE`` selector, known by its structure and never built unless needed); a soft
+selector is (B, T, T) float64 weights, zero above the diagonal.
+
+Numerics (docs/program_language.md, "Numerics"): every value is the same, bit
+for bit, on every machine and in every batch. Sums over keys are accumulated in
+key order (``cumsum``, ``bincount``: sequential in numpy, like the reference
+interpreter), so hard aggregates, soft aggregates of ``num`` and one-hot
+values, and the softmax denominators equal the reference's bits. Soft
+aggregates of ``vec`` values and score terms with a ``vec`` side are products
+of exact slices (:mod:`.exactdot`); softmax uses :func:`.detmath.exp_np`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import detmath
+from .exactdot import product, slice_bits, split, times_table, weighted_sum
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """The ``TRUE`` selector of a (B, T) batch: query i selects keys 0..i."""
+
+    shape: tuple[int, int]
+
+    def dense(self) -> np.ndarray:
+        B, T = self.shape
+        return np.broadcast_to(np.tri(T, T, dtype=bool), (B, T, T))
+
+
+def dense(selector) -> np.ndarray:
+    """A hard selector as a (B, T, T) bool array."""
+    return selector.dense() if isinstance(selector, Prefix) else selector
+
+
+def selector_width(selector) -> np.ndarray:
+    if isinstance(selector, Prefix):
+        B, T = selector.shape
+        return np.broadcast_to(np.arange(1, T + 1, dtype=np.float64), (B, T))
+    return np.count_nonzero(selector, axis=-1).astype(np.float64)
+
+
+def _sequential_sum(terms: np.ndarray, axis: int) -> np.ndarray:
+    """Sum along ``axis`` left to right, starting from +0.0 (the reference's ``total = 0.0; total += t``)."""
+    return np.take(np.cumsum(terms + 0.0, axis=axis), -1, axis=axis)  # + 0.0 turns -0.0 into +0.0
+
+
+# ----- hard selectors ---------------------------------------------------------------
+
+
+def hard_aggregate(selector, values: np.ndarray, kind: str, size: int | None, default) -> np.ndarray:
+    """``aggregate`` with a hard selector; ``kind``: "cat" (categorical), "onehot" (numerical cat), "num", "vec"."""
+    if isinstance(selector, Prefix):
+        return _prefix_aggregate(values, kind, size, default)
+    if kind == "cat":
+        return _categorical_aggregate(selector, values, default)
+    counts = np.count_nonzero(selector, axis=-1)[..., None].astype(np.float64)  # (B, T, 1)
+    if kind == "onehot":  # counting: exact integers in float32, whatever the summation order
+        onehot = (values[..., None] == np.arange(size)).astype(np.float32)
+        sums = np.matmul(selector.astype(np.float32), onehot).astype(np.float64)
+    elif kind == "num":
+        sums = _sequential_sum(np.where(selector, values[:, None, :], 0.0), -1)[..., None]
+    else:
+        sums = np.stack([_sequential_sum(np.where(selector, values[:, None, :, n], 0.0), -1)
+                         for n in range(values.shape[-1])], -1)
+    out = np.where(counts > 0, sums / np.maximum(counts, 1), float(default))
+    return out[..., 0] if kind == "num" else out
+
+
+def _prefix_aggregate(values: np.ndarray, kind: str, size: int | None, default) -> np.ndarray:
+    """Aggregates over every key up to the query: running sums (or running min/max) along positions."""
+    if kind == "cat":
+        low, high = np.minimum.accumulate(values, axis=1), np.maximum.accumulate(values, axis=1)
+        return np.where(low == high, low, default).astype(np.int64)
+    counts = np.arange(1, values.shape[1] + 1, dtype=np.float64)[:, None]
+    if kind == "onehot":
+        values = (values[..., None] == np.arange(size)).astype(np.float64)
+    sums = np.cumsum((values if values.ndim == 3 else values[..., None]) + 0.0, axis=1)
+    out = sums / counts
+    return out[..., 0] if kind == "num" else out
+
+
+def _categorical_aggregate(selector: np.ndarray, values: np.ndarray, default: int) -> np.ndarray:
+    big = np.iinfo(np.int64).max
+    spread = np.broadcast_to(values[:, None, :], selector.shape)
+    low = np.where(selector, spread, big).min(-1)
+    high = np.where(selector, spread, -1).max(-1)
+    return np.where(selector.any(-1) & (low == high), low, default).astype(np.int64)
+
+
+# ----- soft selectors -----------------------------------------------------------------
+
+
+def soft_aggregate(weights: np.ndarray, values: np.ndarray, kind: str, size: int | None, n_keys: int) -> np.ndarray:
+    """``aggregate`` with a soft selector: weighted sums over keys (see the module docstring)."""
+    B, T = weights.shape[:2]
+    if kind == "onehot":
+        return _weighted_counts(weights, values, size)
+    if kind == "num":
+        return _sequential_sum(weights * values[:, None, :], -1)
+    used = np.flatnonzero(values.any(axis=(0, 1)))  # entries that are 0 everywhere stay exactly 0
+    out = np.zeros((B, T, values.shape[-1]))
+    if used.size:
+        out[..., used] = weighted_sum(weights, values[..., used], n_keys)
+    return out
+
+
+def _weighted_counts(weights: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Histogram of cat values weighted by attention: per (query, category), weights added in key order."""
+    B, T = values.shape
+    if T <= size and np.array_equal(values, np.broadcast_to(np.arange(T), (B, T))):  # the indices: one key each
+        out = np.zeros((B, T, size))
+        out[..., :T] = weights
+        return out + 0.0
+    rows = (np.arange(B * T) * size).reshape(B, T, 1)
+    index = rows + values[:, None, :]  # (B, T, T): the bin of key j for query i
+    counts = np.bincount(index.reshape(-1), weights=weights.reshape(-1), minlength=B * T * size)
+    return counts.reshape(B, T, size)
+
+
+def softmax(scores: np.ndarray, causal: np.ndarray) -> np.ndarray:
+    """Causal softmax over keys: exp by :func:`.detmath.exp_np`, denominators summed in key order."""
+    top = np.where(causal, scores, -np.inf).max(-1, keepdims=True)
+    shifted = np.where(causal, scores - top, 2.0 * detmath.EXP_LOW)  # exp(...) == 0 above the diagonal
+    powers = detmath.exp_np(shifted)
+    return powers / np.cumsum(powers, axis=-1)[..., -1:]
+
+
+def soft_scores(parts: list[tuple], shape: tuple[int, int]) -> np.ndarray:
+    """Summed scores (B, T, T) of a soft selector's terms (only j <= i is meaningful).
+
+    ``parts``: per term ``(table, q, k, q_kind, k_kind, q_id, k_id)``, ``q``/``q_kind`` None for a
+    key-only term, the ids telling the variables apart. Each term's query side gives per query one
+    row over the key's basis (``table[q]``, ``q @ table`` or the key-only vector). Terms with a cat
+    key gather their entry and are added one at a time in term order, as the reference interpreter
+    adds them (the same bits). Terms with a vec key are grouped by key variable (rows added in term
+    order) and all meet the keys' vectors in one exact-slice product, added last (the reference
+    agrees with those to about 1e-12, not bit for bit: docs/program_language.md, "Numerics").
+    (``q @ table`` for all terms of one vec query is one product with the tables side by side:
+    the same bits, since columns are sliced separately.)
+    """
+    B, T = shape
+    products = _query_products(parts)
+    scores = np.zeros((B, T, T))
+    groups: dict = {}
+    for n, (table, q, k, q_kind, k_kind, q_id, k_id) in enumerate(parts):
+        row = table if q is None else table[q] if q_kind == "cat" else products[n]
+        if k_kind == "cat":
+            rows = np.broadcast_to(row, (B, T, row.shape[-1]))
+            scores += np.take_along_axis(rows, np.broadcast_to(k[:, None, :], (B, T, T)), axis=2)
+        else:
+            rows = groups[k_id][0] if k_id in groups else None
+            groups[k_id] = (row if rows is None else rows + row, k)
+    if groups:  # keys whose vectors end in zeros (positions past the chunk's length) go last
+        left = [np.broadcast_to(rows, (B, T, rows.shape[-1])) for rows, _ in groups.values()]
+        right = [k for _, k in groups.values()]
+        tails = [k.shape[-1] - _used_length(k) for k in right]
+        order = np.argsort(tails, kind="stable")
+        rows, keys = np.concatenate([left[n] for n in order], -1), np.concatenate([right[n] for n in order], -1)
+        scores += _vec_key_scores(rows, keys)
+    return scores
+
+
+def _used_length(values: np.ndarray) -> int:
+    """One past the last entry (last axis) that is nonzero somewhere."""
+    used = np.flatnonzero(np.any(values != 0, axis=tuple(range(values.ndim - 1))))
+    return int(used[-1]) + 1 if used.size else 0
+
+
+_SIDE_BY_SIDE: dict = {}  # tuple of table ids -> (tables, their columns side by side, read-only)
+
+
+def _query_products(parts: list[tuple]) -> dict[int, np.ndarray]:
+    """``q @ table`` per term with a vec query, one exact-slice product per query variable."""
+    by_query: dict = {}
+    for n, (table, q, k, q_kind, k_kind, q_id, k_id) in enumerate(parts):
+        if q_kind == "vec":
+            by_query.setdefault(q_id, (q, []))[1].append(n)
+    out = {}
+    for q, terms in by_query.values():
+        tables = [parts[n][0] for n in terms]
+        key = tuple(id(t) for t in tables)
+        cached = _SIDE_BY_SIDE.get(key)
+        if cached is None or any(a is not b for a, b in zip(cached[0], tables)):
+            joined = np.concatenate(tables, axis=1)
+            joined.setflags(write=False)
+            cached = _SIDE_BY_SIDE[key] = (tables, joined)
+            if len(_SIDE_BY_SIDE) > 256:
+                _SIDE_BY_SIDE.clear()
+        result = times_table(q, cached[1])
+        edges = np.cumsum([0] + [t.shape[1] for t in tables])
+        for n, start, stop in zip(terms, edges[:-1], edges[1:]):
+            out[n] = result[..., start:stop]
+    return out
+
+
+def _vec_key_scores(rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``rows[b, i] . keys[b, j]`` by exact slices, skipping entries that are 0 for every key."""
+    beta = slice_bits(rows.shape[-1])
+    a, b = split(rows, -1, beta), split(np.swapaxes(keys, 1, 2), -2, beta)
+    used = np.arange(_used_length(keys))  # the rest is 0 for every key: dropping it changes no bit
+    if used.size < rows.shape[-1]:
+        a, b = a.keep(-1, used), b.keep(1, used)
+    return product(a, b, causal="out")
