@@ -1,3 +1,10 @@
-"""Extraction methods shipped with the benchmark; importing this package registers them."""
+"""Extraction methods shipped with the benchmark; importing this package registers them.
 
-from baselines import decompile, lookup, oracle  # noqa: F401
+``decompile`` imports torch, so it is registered by name and imported when first resolved.
+"""
+
+from baselines import lookup, oracle  # noqa: F401
+from bench.methods import register_deferred
+
+register_deferred("decompile", "baselines.decompile")
+register_deferred("decompile-50", "baselines.decompile")

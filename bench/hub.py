@@ -24,9 +24,13 @@ import socket
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from bench.model import CONFIG_NAME, WEIGHTS_NAME, GPT2, ModelError
+from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError
+
+if TYPE_CHECKING:
+    from bench.model import GPT2
 
 MANIFEST_NAME = "manifest.json"
 #: Files of a model repo (the model card is optional).
@@ -175,6 +179,8 @@ def _read_folder(folder: Path) -> tuple[GPT2, str]:
             raise ModelError(f"{folder}: only {', '.join(pickles)} found; pickle weights are refused, convert to {WEIGHTS_NAME}")
         if (folder / (WEIGHTS_NAME + ".index.json")).exists():
             raise ModelError(f"{folder}: sharded safetensors are not supported; save the model as one {WEIGHTS_NAME}")
+    from bench.model import GPT2  # torch: imported only when a model is read
+
     digest = sha256_file(weights) if weights.is_file() else ""
     return GPT2.from_pretrained(folder), digest
 

@@ -51,6 +51,7 @@ class MethodError(ValueError):
 
 
 _REGISTRY: dict[str, Callable[[], Any]] = {}
+_DEFERRED: dict[str, str] = {}  # method name -> the module whose import registers it
 
 
 def register_method(name: str):
@@ -65,18 +66,29 @@ def register_method(name: str):
     return decorate
 
 
+def register_deferred(name: str, module: str) -> None:
+    """Make ``name`` known now and import ``module`` (which registers it) only when it is resolved.
+
+    For methods whose modules are slow to import (torch): listing the names and
+    reporting an unknown one stay fast.
+    """
+    _DEFERRED[name] = module
+
+
 def _load_baselines() -> None:
     import baselines  # noqa: F401  (importing the package registers the shipped methods)
 
 
 def method_names() -> list[str]:
     _load_baselines()
-    return sorted(_REGISTRY)
+    return sorted(_REGISTRY.keys() | _DEFERRED.keys())
 
 
 def resolve_method(spec: str):
     """The method object that ``spec`` names (see the module docstring)."""
     _load_baselines()
+    if spec in _DEFERRED and spec not in _REGISTRY:
+        importlib.import_module(_DEFERRED[spec])
     if spec in _REGISTRY:
         return _instantiate(_REGISTRY[spec], spec)
     module_part, _, attr = spec.partition(":")
@@ -94,10 +106,11 @@ def _looks_like_module(name: str) -> bool:
 
 
 def _unknown(spec: str) -> str:
-    close = difflib.get_close_matches(spec, _REGISTRY, n=1)
+    names = method_names()
+    close = difflib.get_close_matches(spec, names, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return (
-        f"unknown method {spec!r}.{hint} Registered methods: {', '.join(sorted(_REGISTRY))}; "
+        f"unknown method {spec!r}.{hint} Registered methods: {', '.join(names)}; "
         "or give a module (pkg.mod[:obj]) or a path to a .py file"
     )
 

@@ -38,16 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
+from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError  # noqa: F401  (re-exported)
 
 #: A hook function: gets the activation and the hook's name; returns a
 #: replacement tensor of the same shape, or None to leave it as it is.
 HookFn = Callable[[torch.Tensor, str], "torch.Tensor | None"]
-
-
-class ModelError(ValueError):
-    """A checkpoint or an input the model cannot use; the message is one line."""
 
 
 # ----- configuration -------------------------------------------------------------

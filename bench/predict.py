@@ -17,7 +17,6 @@ range here (:func:`model_inputs`).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from bench.task import Batch, TaskKind
 
@@ -34,6 +33,8 @@ def model_inputs(batch: Batch, n_positions: int) -> tuple[np.ndarray, np.ndarray
 
 def logits(model, batch: Batch, *, device: str = "cpu", batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
     """Float32 logits ``(B, T, V)`` for every position of ``batch``."""
+    import torch  # here, so that importing this module (and the methods that do) stays fast
+
     input_ids, position_ids = model_inputs(batch, model.cfg.n_positions)
     was_training = model.training
     model.eval()

@@ -15,8 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-from tabulate import tabulate
-
 from bench.program import Program, ProgramError
 from bench.results import BINS, ResultsError, load_results
 
@@ -45,6 +43,8 @@ def recorded_scores(path: Path) -> str | None:
                  f"{m.metrics[b].program_acc:.3f}", f"{m.metrics[b].model_acc:.3f}"]
                 for b in BINS if b in m.metrics
             ]
+            from tabulate import tabulate
+
             head = f"{results.method.name} on {m.model.id} ({m.task.name}): success={m.success}"
             table = tabulate(rows, headers=["bin", "match_acc", "match_token_acc", "program_acc", "model_acc"])
             return head + "\n" + table

@@ -6,7 +6,8 @@
 
 ``list`` builds any split missing from the cache (``$RASP_BENCH_CACHE``), which
 takes about 30 s for the whole suite the first time. Errors are one line on
-stderr with exit status 2.
+stderr with exit status 2. Only the commands that read splits import
+``datasets`` (about a second).
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tabulate import tabulate
-
-from bench.task import Task, TaskError, get_task, task_names
+from bench.task import TEST_SPLITS, Task, TaskError, get_task, task_names
 
 FINGERPRINT_CHARS = 12
 
 
 def list_tasks(fingerprints: bool = True) -> str:
     """The table of every task (with each split's fingerprint, shortened)."""
-    from bench.splits import SPLIT_NAMES, load_splits, split_fingerprints
+    from tabulate import tabulate
+
+    if fingerprints:
+        from bench.splits import SPLIT_NAMES, load_splits, split_fingerprints
 
     rows = []
     for name in task_names():
@@ -50,13 +52,13 @@ def _allowed(task: Task, bits) -> str:
 
 def show_task(name: str, n: int = 3, split: str = "test_0_50") -> str:
     """A description of the task and ``n`` decoded examples of a split with their targets."""
-    from bench.splits import SPLIT_NAMES, load_splits, split_fingerprint
-
     task = get_task(name)
-    if split not in SPLIT_NAMES:
-        raise TaskError(f"unknown split {split!r}; the splits are {', '.join(SPLIT_NAMES)}")
+    if split not in TEST_SPLITS:
+        raise TaskError(f"unknown split {split!r}; the splits are {', '.join(TEST_SPLITS)}")
     if n < 0:
         raise TaskError(f"--n must be at least 0, got {n}")
+    from bench.splits import load_splits, split_fingerprint
+
     dataset = load_splits(task)[split]
     lines = [
         f"{task.name} (version {task.version}, {task.kind}): {task.description}",
