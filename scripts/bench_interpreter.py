@@ -1,116 +1,301 @@
-"""Speed of the program interpreters on 2,000-sequence test bins.
+"""Speed of our vectorized program interpreter against tracr's evaluator and the models' forward pass.
 
-For the `sort` task's `test_101_150` bin (long sequences, T up to 303) and a
-language task's bin (`d12`), prints side by side: the vectorized interpreter's
-time on the whole bin, the reference (plain Python) interpreter's time
-(measured on a sample of sequences and scaled to the bin, since it takes
-minutes), the speed-up, and the forward pass of a reference-model-sized GPT-2
-(random weights; the size of the published model for the task) on the same bin.
-The programs are the tasks' oracle programs (bench.oracles), checked to be
-correct on the bin first.
+Two comparisons, printed side by side in one run:
 
-    python scripts/bench_interpreter.py [--reference-sequences 40] [--threads 1]
+1. **tracr**: our interpreter running the `sort` oracle against tracr's
+   ``rasp.evaluate`` running tracr's own sort program
+   (``tracr.compiler.lib.make_sort_unique(tokens, tokens)``) on the same
+   sequences of the sort task's test bin. The two do not do the same amount of
+   work, and the output says so: ours evaluates the oracle at every position of
+   the whole teacher-forced sequence ``<bos> x <sep> sorted(x) <eos>`` (T = 2L + 3),
+   250 sequences per call as scoring batches them; tracr evaluates its program on
+   the input ``x`` alone (L values, all distinct, as ``make_sort_unique`` needs),
+   one sequence per call (it has no batched mode). Both outputs are checked
+   against the gold answer. Per-sequence times are reported, with ours also run
+   one sequence per call.
 
-The frozen splits come from bench.splits.load_splits (built and cached on
-first use); with --synthetic, equivalent sequences are sampled instead.
+2. **forward pass**: for every oracle of the suite (or ``--tasks``), our
+   interpreter running the oracle against the forward pass of the task's main
+   zoo model (``bench.predict.predict``, as scoring runs it), on the same bin
+   and the same batches (250 sequences of similar length, shortest first, as
+   ``bench.scoring`` makes them).
+
+Times are the best of ``--repeat`` runs, with torch and BLAS on ``--threads``
+threads. tracr is not a dependency of the project: the script installs
+``tracr-pypi`` (without its jax/haiku dependencies, which ``tracr.rasp`` does
+not need) into a virtual environment of its own, cached under the benchmark
+cache folder, and runs tracr there in a child process. Without network that
+part is skipped, and said so.
+
+    python scripts/bench_interpreter.py                      # everything: all oracles, bin test_101_150
+    python scripts/bench_interpreter.py --tasks sort d12 --limit 250 --tracr-sequences 20 --repeat 1
+    python scripts/bench_interpreter.py --no-tracr --bin test_0_50
+    python scripts/bench_interpreter.py --tracr-python /path/to/env/bin/python
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+from tabulate import tabulate
+from threadpoolctl import threadpool_limits
 
-import bench.program as rasp
-from bench.oracles import get_oracle
-from bench.task import get_task
+from bench.hub import load_manifest, load_reference
+from bench.oracles import get_oracle, oracle_names
+from bench.predict import predict, sequence_correct
+from bench.program import run_program
+from bench.scoring import BATCH_SIZE
+from bench.splits import cache_root, load_splits, split_batches
+from bench.task import TEST_SPLITS, get_task
 
-# (task, demo program, split, model size like the published ones: layers, heads, width)
-CASES = [
-    ("sort", lambda task: get_oracle("sort"), "test_101_150", (1, 1, 256)),
-    ("d12", lambda task: get_oracle("d12"), "test_101_150", (2, 1, 64)),
-    ("tomita4", lambda task: get_oracle("tomita4"), "test_101_150", (2, 1, 64)),
-]
+#: The tracr release whose API (tracr.compiler.lib.make_sort_unique, tracr.rasp.rasp.evaluate) this script uses.
+TRACR_REQUIREMENT = "tracr-pypi==1.0.0"
+#: What tracr.rasp imports (tracr's own dependency list adds jax, dm-haiku, chex... for the compiler).
+TRACR_RASP_DEPENDENCIES = ("numpy", "absl-py", "typing-extensions")
+
+#: Run in the tracr environment: ``python -c CHILD spec.json`` prints {"seconds", "correct", "version"}.
+TRACR_CHILD = r"""
+import importlib.metadata, importlib.util, json, os, sys, time, types
+import tracr
+if importlib.util.find_spec("jax") is None:
+    # tracr/compiler/__init__.py imports the compiler (jax, haiku); lib.py itself needs only tracr.rasp
+    package = types.ModuleType("tracr.compiler")
+    package.__path__ = [os.path.join(os.path.dirname(tracr.__file__), "compiler")]
+    sys.modules["tracr.compiler"] = package
+from tracr.compiler import lib
+from tracr.rasp import rasp
+
+with open(sys.argv[1]) as f:
+    spec = json.load(f)
+inputs = spec["inputs"]
+program = lib.make_sort_unique(rasp.tokens, rasp.tokens)
+best = float("inf")
+for _ in range(spec["repeat"]):
+    start = time.perf_counter()
+    outputs = [rasp.evaluate(program, x) for x in inputs]
+    best = min(best, time.perf_counter() - start)
+correct = sum(list(out) == sorted(x) for out, x in zip(outputs, inputs))
+json.dump({"seconds": best, "correct": correct, "version": importlib.metadata.version("tracr-pypi")}, sys.stdout)
+"""
 
 
-def load_bin(task, split: str, synthetic: bool, n: int = 2000):
-    """The frozen split as one padded Batch (or n freshly sampled sequences of the same lengths range)."""
-    if not synthetic:
-        try:
-            from bench.splits import load_splits, split_batches
-
-            dataset = load_splits(task)[split]
-            return next(split_batches(task, dataset, batch_size=len(dataset))), "frozen split"
-        except Exception as err:  # no splits module or no cache: fall back, and say so
-            print(f"  (frozen split unavailable: {type(err).__name__}: {err}; sampling instead)")
-    lo, hi = (int(part) for part in split.split("_")[1:])
-    return task.sample_batch(n, lo, hi, np.random.default_rng(0), offsets=False), "sampled"
-
-
-def time_it(fn, repeat: int = 1) -> float:
+def best_seconds(fn, repeat: int) -> float:
+    """The shortest of ``repeat`` wall-clock timings of ``fn()``."""
     best = float("inf")
-    for _ in range(repeat):
+    for _ in range(max(repeat, 1)):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
     return best
 
 
-def model_forward_seconds(task, batch, layers: int, heads: int, width: int) -> float | None:
+def bin_batches(task, split: str, limit: int | None) -> list:
+    """The frozen split as scoring batches it: BATCH_SIZE sequences of similar length."""
+    dataset = load_splits(task)[split]
+    return list(split_batches(task, dataset, batch_size=BATCH_SIZE, limit=limit, by_length=True))
+
+
+def main_model_id(task_name: str) -> str:
+    """The zoo id of the task's main model (by convention the task's name)."""
+    for model_id, entry in load_manifest()["models"].items():
+        if entry["task"] == task_name and entry.get("role") == "main":
+            return model_id
+    return task_name
+
+
+def exact_fraction(predictions: list[np.ndarray], batches: list, kind: str) -> float:
+    """Fraction of sequences whose every scored position is right."""
+    right = sum(int(sequence_correct(p, b, kind).sum()) for p, b in zip(predictions, batches))
+    return right / sum(len(b.lengths) for b in batches)
+
+
+# ----- our interpreter against the forward pass --------------------------------------------
+
+
+def compare_forward(task_name: str, split: str, limit: int | None, repeat: int) -> dict:
+    """One row: our interpreter and the zoo model's forward pass on the same batches of one bin."""
+    task = get_task(task_name)
+    batches = bin_batches(task, split, limit)
+    program = get_oracle(task_name)
+    reference = load_reference(main_model_id(task_name), prefer_bundled=True)
+    arch = reference.entry["arch"]
+    predictions = [run_program(program, b) for b in batches]  # also a warm-up
+    ours = best_seconds(lambda: [run_program(program, b) for b in batches], repeat)
+    forward = best_seconds(lambda: [predict(reference.model, b, task.kind) for b in batches], repeat)
+    return {
+        "task": task_name,
+        "model": f"{reference.model_id} {arch['n_layer']}x{arch['n_head']}x{arch['n_embd']}",
+        "seqs": sum(len(b.lengths) for b in batches),
+        "T max": max(b.input_ids.shape[1] for b in batches),
+        "ops": program.n_ops,
+        "oracle exact": exact_fraction(predictions, batches, task.kind),
+        "ours s": ours,
+        "forward s": forward,
+        "speed-up": forward / ours,
+    }
+
+
+def forward_table(rows: list[dict], split: str, threads: int, repeat: int) -> str:
+    table = tabulate(rows, headers="keys", floatfmt=("", "", "", "", "", ".3f", ".3f", ".3f", ".2f"))
+    ours, forward = sum(r["ours s"] for r in rows), sum(r["forward s"] for r in rows)
+    slower = [f"{r['task']} ({r['speed-up']:.2f}x)" for r in rows if r["ours s"] > r["forward s"]]
+    lines = [
+        f"Our interpreter (oracle) vs the main zoo model's forward pass, bin {split}, batches of {BATCH_SIZE}; "
+        f"best of {repeat}, {threads} thread(s); speed-up = forward s / ours s",
+        table,
+        f"total: ours {ours:.2f} s, forward {forward:.2f} s (speed-up {forward / ours:.2f}x)",
+        f"{len(rows) - len(slower)}/{len(rows)} oracles are at most as slow as the forward pass",
+    ]
+    if slower:
+        lines.append("slower than the forward pass: " + ", ".join(slower))
+    return "\n".join(lines)
+
+
+# ----- our interpreter against tracr ---------------------------------------------------------
+
+
+def tracr_python(given: str | None) -> Path | None:
+    """A Python with tracr: ``given``, else the cached environment (created on first use); None if impossible."""
+    if given:
+        return Path(given)
+    env = cache_root() / "tracr-venv"
+    python = env / ("Scripts" if os.name == "nt" else "bin") / ("python.exe" if os.name == "nt" else "python")
+    check = [python, "-c", "import tracr.rasp.rasp"]
+    if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
+        return python  # made by an earlier run
+    print(f"creating tracr's environment in {env} ...", flush=True)
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(env)],
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--retries", "1", "--timeout", "30",
+         "--no-deps", TRACR_REQUIREMENT, *TRACR_RASP_DEPENDENCIES],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            print(f"could not create tracr's environment ({' '.join(map(str, step[:4]))} ...: {tail[0]})")
+            return None
+    return python
+
+
+def sort_sample(split: str, n: int, limit: int | None) -> tuple[list[list[int]], list[list[int]]]:
+    """``n`` sort sequences of the bin (a fixed random sample): the token ids and their inputs ``x`` as numbers."""
+    task = get_task("sort")
+    dataset = load_splits(task)[split]
+    size = len(dataset) if limit is None else min(limit, len(dataset))
+    rows = np.sort(np.random.default_rng(0).choice(size, size=min(n, size), replace=False))
+    sequences = [list(dataset[int(i)]["input_ids"]) for i in rows]
+    inputs = [[int(symbol) for symbol in task.vocab.decode(task.parts(s)[0])] for s in sequences]
+    return sequences, inputs
+
+
+def time_tracr(python: Path, inputs: list[list[int]], repeat: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        spec = Path(folder) / "spec.json"
+        spec.write_text(json.dumps({"inputs": inputs, "repeat": repeat}))
+        done = subprocess.run([python, "-c", TRACR_CHILD, spec], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"tracr's child process failed:\n{done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def compare_tracr(split: str, n: int, limit: int | None, repeat: int, python: Path) -> str:
+    """The per-sequence times of our sort oracle and tracr's sort program on the same sequences."""
+    task = get_task("sort")
+    program = get_oracle("sort")
+    sequences, inputs = sort_sample(split, n, limit)
+    by_length = sorted(sequences, key=len)
+    batches = [task.collate(by_length[i : i + BATCH_SIZE]) for i in range(0, len(by_length), BATCH_SIZE)]
+    singles = [task.collate([s]) for s in sequences]
+    exact = exact_fraction([run_program(program, b) for b in batches], batches, task.kind)
+    batched = best_seconds(lambda: [run_program(program, b) for b in batches], repeat)
+    one_by_one = best_seconds(lambda: [run_program(program, b) for b in singles], repeat)
+    tracr = time_tracr(python, inputs, repeat)
+    k = len(sequences)
+    per = {"ours batched": batched / k, "ours 1/call": one_by_one / k, "tracr": tracr["seconds"] / k}
+    lengths = [len(x) for x in inputs]
+    rows = [
+        ["ours, batches of <=250", f"whole sequence, T={min(lengths) * 2 + 3}..{max(lengths) * 2 + 3}", exact,
+         per["ours batched"] * 1e3, per["tracr"] / per["ours batched"]],
+        ["ours, 1 sequence per call", "whole sequence", exact, per["ours 1/call"] * 1e3,
+         per["tracr"] / per["ours 1/call"]],
+        [f"tracr {tracr['version']} rasp.evaluate", f"input x only, L={min(lengths)}..{max(lengths)}",
+         tracr["correct"] / k, per["tracr"] * 1e3, 1.0],
+    ]
+    table = tabulate(rows, headers=["evaluator", "evaluated on", "exact", "ms / sequence", "tracr / this"],
+                     floatfmt=("", "", ".3f", ".3f", ".1f"))
+    return "\n".join([
+        f"Sort, bin {split}: {k} sequences (fixed sample); best of {repeat}. Ours: the sort oracle over "
+        f"<bos> x <sep> sorted(x) <eos>; tracr: make_sort_unique(tokens, tokens) evaluated on x (distinct values).",
+        table,
+        f"our interpreter is {per['tracr'] / per['ours batched']:.0f}x faster than tracr's evaluator per sequence "
+        f"(target >= 100x) when batched as scoring runs it, {per['tracr'] / per['ours 1/call']:.0f}x one sequence "
+        "per call",
+    ])
+
+
+# ----- main ------------------------------------------------------------------------------------
+
+
+def run_tracr(args: argparse.Namespace) -> str:
+    """The tracr comparison's report, or why it was skipped."""
+    if args.no_tracr:
+        return "tracr comparison skipped (--no-tracr)"
+    python = tracr_python(args.tracr_python)
+    if python is None:
+        return ("tracr comparison skipped: no environment with tracr could be made (no network?); "
+                "pass --tracr-python or run where PyPI is reachable")
     try:
-        from bench.model import GPT2, GPT2Config
-        from bench.predict import logits
-    except Exception as err:
-        print(f"  (model unavailable: {err})")
-        return None
-    torch.manual_seed(0)
-    cfg = GPT2Config(vocab_size=task.vocab_size, n_positions=task.n_positions, n_embd=width, n_layer=layers,
-                     n_head=heads)
-    model = GPT2(cfg).eval()
-    return time_it(lambda: logits(model, batch))
+        text = compare_tracr(args.bin, args.tracr_sequences, args.limit, args.repeat, python)
+    except RuntimeError as err:
+        return f"tracr comparison skipped: {err}"
+    print("  sort vs tracr: done", flush=True)
+    return text
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reference-sequences", type=int, default=40,
-                        help="sequences the reference interpreter runs (its time is scaled to the bin)")
+    parser.add_argument("--tasks", nargs="+", metavar="TASK", help="oracles to time (default: all)")
+    parser.add_argument("--bin", default="test_101_150", choices=list(TEST_SPLITS),
+                        help="test bin (default test_101_150)")
+    parser.add_argument("--limit", type=int, help="first LIMIT sequences of the bin only (default: all 2,000)")
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads (default 1)")
-    parser.add_argument("--synthetic", action="store_true", help="sample sequences instead of the frozen splits")
-    args = parser.parse_args()
+    parser.add_argument("--repeat", type=int, default=3, help="timings per measurement; the best is kept (default 3)")
+    parser.add_argument("--tracr-sequences", type=int, default=100,
+                        help="sort sequences timed against tracr (default 100)")
+    parser.add_argument("--tracr-python", help="a Python with tracr-pypi installed (default: a cached environment)")
+    parser.add_argument("--no-tracr", action="store_true", help="skip the comparison with tracr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tasks = args.tasks or oracle_names()
+    unknown = sorted(set(tasks) - set(oracle_names()))
+    if unknown:
+        print(f"no oracle for: {', '.join(unknown)}; known: {', '.join(oracle_names())}", file=sys.stderr)
+        return 2
     torch.set_num_threads(args.threads)
-
-    rows = []
-    for name, make, split, (layers, heads, width) in CASES:
-        task = get_task(name)
-        program = make(task)
-        batch, source = load_bin(task, split, args.synthetic)
-        n, T = batch.input_ids.shape
-        print(f"{name} {split} ({source}): {n} sequences, T <= {T}; program n_ops={program.n_ops} "
-              f"depth={program.depth}")
-        predictions = rasp.run_program(program, batch)
-        correct = np.mean([np.array_equal(predictions[b][batch.label_mask[b]], batch.labels[b][batch.label_mask[b]])
-                           for b in range(n)])
-        fast = time_it(lambda: rasp.run_program(program, batch), repeat=2)
-        sample = np.random.default_rng(1).choice(n, size=min(args.reference_sequences, n), replace=False)
-        sequences = [batch.input_ids[b, : batch.lengths[b]] for b in sample]
-        ref_sample = time_it(lambda: [rasp.run_reference(program, s) for s in sequences])
-        reference = ref_sample * n / len(sample)
-        model = model_forward_seconds(task, batch, layers, heads, width)
-        rows.append((f"{name} {split}", n, correct, fast, reference, len(sample), model, f"{layers}x{heads}x{width}"))
-
-    print()
-    header = (f"{'bin':<18} {'seqs':>5} {'prog acc':>8} {'vectorized s':>12} {'reference s':>12} "
-              f"{'speed-up':>9} {'model fwd s':>11}  model")
-    print(header)
-    print("-" * len(header))
-    for label, n, acc, fast, ref, n_ref, model, arch in rows:
-        model_text = f"{model:11.2f}" if model is not None else f"{'n/a':>11}"
-        print(f"{label:<18} {n:>5} {acc:>8.3f} {fast:>12.2f} {ref:>12.1f} {ref / fast:>8.0f}x {model_text}  {arch}")
-    print(f"\nreference time scaled from {rows[0][5]} sequences per bin; vectorized: best of 2 runs; "
-          f"{args.threads} thread(s)")
+    start = time.perf_counter()
+    with threadpool_limits(limits=args.threads):
+        tracr_text = run_tracr(args)
+        rows = []
+        for name in tasks:
+            rows.append(compare_forward(name, args.bin, args.limit, args.repeat))
+            print(f"  {name}: ours {rows[-1]['ours s']:.3f} s, forward {rows[-1]['forward s']:.3f} s", flush=True)
+    print(f"\n{tracr_text}\n\n{forward_table(rows, args.bin, args.threads, args.repeat)}")
+    print(f"\nrun time {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
