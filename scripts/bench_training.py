@@ -1,99 +1,171 @@
-"""Training throughput per architecture on one CPU thread (plans the zoo's step budgets).
+"""Training step time on one CPU core: the plain fp32 path against the fast path, per architecture.
 
-    python scripts/bench_training.py                       # synthetic short and long layouts
-    python scripts/bench_training.py --tasks sort dyck     # real tasks, when registered
-    python scripts/bench_training.py --archs 1x1x16 2x1x64 --steps 20
+    python scripts/bench_training.py --core 1                      # the published architectures
+    python scripts/bench_training.py --core 1 --only sort d4 --repeats 3
+    python scripts/bench_training.py --paths plain b4 b4+compile   # other execution paths
 
-Prints, per (layout, architecture): milliseconds per step of batch 64 and
-tokens per second (padded batch tokens, which is what the model computes on).
+For each published architecture (``bench.train.PUBLISHED_BEST``, on its own task) one
+model per path is built from the same seed and the paths take turns, step by step,
+on the same batches (batch 64, lengths 0-50, position offsets), so that a machine
+busy with other work slows them alike; each path's minimum and median step time
+are printed. A path is ``plain`` (the published recipe: the whole batch padded to
+its longest sequence) or ``bK`` (``Recipe.length_buckets=K``: micro-batches by
+length), with ``+compile`` (``Recipe.compile``) and ``+bf16`` (CPU autocast to
+bfloat16, not a recipe option: see the table) as options.
+
+GFLOP/s counts the useful work of a step: matrix products on the real (unpadded)
+tokens, forward and backward (``6 N`` per weight, ``N`` real tokens), plus
+attention (``12 d sum(T^2)`` over sequences of ``T`` tokens). The matmul limit is
+what plain ``torch.mm`` reaches on the same core, measured on the step's own
+shapes (every linear layer's forward, input-gradient and weight-gradient product
+on ``N`` rows, and the tied output layer): the step can go no faster than its
+matrix products at that rate ("mm-only ms").
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import torch
 from tabulate import tabulate
 
 from bench.model import GPT2
-from bench.predict import model_inputs
-from bench.task import Task, get_task
-from bench.train import DEFAULT_GRID, Recipe, _make_optimizer, loss_fn
+from bench.task import TRAIN_RANGE, Task, get_task
+from bench.train import PUBLISHED_BEST, Recipe, Stepper, _make_optimizer
 
 
-@dataclass(frozen=True)
-class SyntheticCopy(Task):
-    """A stand-in with a copy layout ``<bos> x <sep> x <eos>`` (``copies=1``) or ``<bos> x <sep> y``."""
-
-    copies: int = 1
-    kind = "token"
-
-    def sample(self, length, rng):
-        v = self.vocab
-        x = [int(t) for t in rng.integers(0, v.n_symbols, length)]
-        tail = x + [v.eos] if self.copies else [x[0] if x else 0]
-        return [v.bos] + x + [v.sep] + tail
-
-    def offset_max(self, ids):
-        return max(0, self.n_positions - len(ids) - 1)
-
-    def labels(self, ids):
-        mask = np.zeros(len(ids), bool)
-        sep = ids.index(self.vocab.sep)
-        mask[sep : len(ids) - 1] = True
-        labels = np.full(len(ids), -1, np.int64)
-        labels[:-1][mask[:-1]] = np.asarray(ids[1:])[mask[:-1]]
-        return mask, labels
+def published_archs(only=None) -> list[tuple[str, str]]:
+    """``(task, arch)`` of each published architecture, one task per architecture, smallest first."""
+    seen: dict[str, str] = {}
+    for task, point in PUBLISHED_BEST.items():
+        if only and task not in only:
+            continue
+        seen.setdefault(point.arch, task)
+    key = lambda a: (int(a.split("x")[2]), int(a.split("x")[0]), int(a.split("x")[1]))  # noqa: E731
+    return [(seen[a], a) for a in sorted(seen, key=key)]
 
 
-def synthetic_tasks() -> list[Task]:
-    common = dict(version="0", min_length=1, layout="", length_measure="input length", description="synthetic")
-    return [
-        SyntheticCopy(name="short (L+3, V=6)", symbols=("0", "1"), n_positions=154, copies=0, **common),
-        SyntheticCopy(name="long (2L+3, V=154)", symbols=tuple(map(str, range(150))), n_positions=303, copies=1, **common),
-    ]
+def parse_path(path: str) -> tuple[dict, bool]:
+    """``"b4+compile"`` -> (recipe fields, bf16 autocast)."""
+    fields, bf16 = {}, False
+    for part in path.split("+"):
+        if part == "plain":
+            fields["length_buckets"] = 1
+        elif part.startswith("b") and part[1:].isdigit():
+            fields["length_buckets"] = int(part[1:])
+        elif part == "compile":
+            fields["compile"] = True
+        elif part == "bf16":
+            bf16 = True
+        else:
+            raise SystemExit(f"unknown path part {part!r} (plain, bK, compile, bf16)")
+    return fields, bf16
 
 
-def time_steps(task: Task, arch: str, steps: int, seed: int = 0) -> tuple[float, float]:
-    """(seconds per step, padded tokens per second) for ``steps`` training steps after one warm-up."""
-    recipe = Recipe(task=task.name).with_arch(arch)
-    torch.manual_seed(seed)
-    model = GPT2(recipe.model_config(task)).train()
-    optimizer = _make_optimizer(model, recipe)
-    rng = np.random.default_rng(seed)
-    batches = [task.sample_batch(64, 0, 50, rng) for _ in range(steps + 1)]
-    tokens, elapsed = 0, 0.0
-    for i, batch in enumerate(batches):
+def step_flops(recipe: Recipe, task: Task, lengths: np.ndarray) -> float:
+    """Useful FLOPs of one training step (forward and backward) on sequences of ``lengths`` tokens."""
+    d, L, V = recipe.n_embd, recipe.n_layer, task.vocab_size
+    n = float(lengths.sum())
+    linear = 6 * n * (L * 12 * d * d + d * V)
+    attention = 12 * d * L * float((lengths.astype(np.float64) ** 2).sum())
+    return linear + attention
+
+
+def matmul_limit(recipe: Recipe, task: Task, n_tokens: int, repeats: int = 3) -> tuple[float, float]:
+    """``(seconds, GFLOP/s)`` of plain ``torch.mm`` doing one step's linear-layer products on
+    ``n_tokens`` rows (forward, input gradient, weight gradient), best of ``repeats``."""
+    d, L, V = recipe.n_embd, recipe.n_layer, task.vocab_size
+    shapes = [(d, 3 * d), (d, d), (d, 4 * d), (4 * d, d)] * L + [(d, V)]
+    ops = []
+    for k, m in shapes:
+        x, w, dy = torch.randn(n_tokens, k), torch.randn(k, m), torch.randn(n_tokens, m)
+        ops += [(x, w), (dy, w.T), (x.T, dy)]
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in ops)
+    best = float("inf")
+    for _ in range(repeats + 1):
         start = time.perf_counter()
-        ids, pos = model_inputs(batch, task.n_positions)
-        loss = loss_fn(model(torch.from_numpy(ids), torch.from_numpy(pos)), batch, task.kind)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if i:  # the first step warms up the allocator
-            elapsed += time.perf_counter() - start
-            tokens += ids.size
-    return elapsed / steps, tokens / elapsed
+        for a, b in ops:
+            torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return best, flops / best / 1e9
+
+
+def compare(task_name: str, arch: str, paths: list[str], steps: int, seed: int = 0) -> dict:
+    """Step times of each path, taking turns on the same batches; see the module docstring."""
+    task = get_task(task_name)
+    point = PUBLISHED_BEST.get(task_name)
+    base = Recipe(task=task_name, lr=point.lr if point else 1e-3, dropout=point.dropout if point else 0.0).with_arch(arch)
+    runners = []
+    for path in paths:
+        fields, bf16 = parse_path(path)
+        recipe = replace(base, **fields)
+        torch.manual_seed(seed)
+        model = GPT2(recipe.model_config(task)).train()
+        stepper = Stepper(model, _make_optimizer(model, recipe), task, recipe)
+        runners.append((path, stepper, bf16))
+    rng = np.random.default_rng(seed)
+    warm = 3
+    batches = [task.sample_batch(base.batch_size, *TRAIN_RANGE, rng) for _ in range(steps + warm)]
+    times = {path: [] for path in paths}
+    compile_s = {}
+    for i, batch in enumerate(batches):
+        for path, stepper, bf16 in runners:
+            autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+            start = time.perf_counter()
+            with autocast:
+                stepper(batch, base.lr)
+            took = time.perf_counter() - start
+            if i >= warm:
+                times[path].append(took)
+            else:
+                compile_s[path] = compile_s.get(path, 0.0) + took
+    lengths = np.concatenate([b.lengths for b in batches[warm:]])
+    flops = step_flops(base, task, lengths) / steps
+    padded = sum(b.input_ids.size for b in batches[warm:]) / steps
+    mm_s, mm_rate = matmul_limit(base, task, int(lengths.sum() / steps))
+    return {"task": task_name, "arch": arch, "tokens": lengths.sum() / steps, "padded": padded, "gflop": flops / 1e9,
+            "times": times, "warmup_s": compile_s, "mm_s": mm_s, "mm_gflops": mm_rate}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="*", help="registered task names (default: synthetic layouts)")
-    parser.add_argument("--archs", nargs="*", default=list(DEFAULT_GRID))
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--only", nargs="*", help="tasks (default: one task per published architecture)")
+    parser.add_argument("--archs", nargs="*", help="architectures LxHxD (on --task)")
+    parser.add_argument("--task", default="sort", help="the task of --archs")
+    parser.add_argument("--paths", nargs="*", default=["plain", "b4"], help="the first is the baseline")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per path (after 3 warm-up steps)")
+    parser.add_argument("--repeats", type=int, default=1, help="run the whole comparison this many times")
+    parser.add_argument("--core", type=int, help="pin the process to this CPU core (like taskset -c)")
     args = parser.parse_args()
+    if args.core is not None:
+        os.sched_setaffinity(0, {args.core})
     torch.set_num_threads(1)
-    tasks = [get_task(n) for n in args.tasks] if args.tasks else synthetic_tasks()
+    jobs = [(args.task, a) for a in args.archs] if args.archs else published_archs(args.only)
+    print(f"cores {sorted(os.sched_getaffinity(0))}, 1 thread, torch {torch.__version__}, "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     rows = []
-    for task in tasks:
-        for arch in args.archs:
-            seconds, rate = time_steps(task, arch, args.steps)
-            rows.append([task.name, arch, f"{1000 * seconds:.0f}", f"{rate:,.0f}"])
-            print(tabulate([rows[-1]], tablefmt="plain"), flush=True)
-    print(tabulate(rows, headers=["layout", "arch", "ms/step (batch 64)", "tokens/s"]))
+    for repeat in range(args.repeats):
+        for task_name, arch in jobs:
+            r = compare(task_name, arch, args.paths, args.steps)
+            row = [repeat, r["arch"], r["task"], f"{r['tokens']:.0f}/{r['padded']:.0f}", f"{r['gflop']:.2f}"]
+            for path in args.paths:
+                t = r["times"][path]
+                row += [f"{1000 * min(t):.0f} / {1000 * statistics.median(t):.0f}", f"{r['gflop'] / min(t):.1f}"]
+            row += [f"{r['mm_gflops']:.1f}", f"{1000 * r['mm_s']:.0f}"]
+            rows.append(row)
+            print(tabulate([row], tablefmt="plain"), flush=True)
+    headers = ["rep", "arch", "task", "tokens real/padded", "GFLOP/step"]
+    for path in args.paths:
+        headers += [f"{path} ms min/med", f"{path} GFLOP/s"]
+    headers += ["matmul GFLOP/s", "mm-only ms"]
+    print(f"load average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(tabulate(rows, headers=headers, disable_numparse=True))
 
 
 if __name__ == "__main__":
