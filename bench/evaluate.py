@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import math
+import os
 import re
 import subprocess
 import sys
@@ -56,6 +59,16 @@ from bench.task import Task, TaskError, get_task
 
 DEFAULT_TIME_LIMIT = 600.0
 DEFAULT_THRESHOLD = 0.9
+#: ``--time-limit`` lies in (0, this]: a week (waiting longer overflows the timers the harness uses).
+MAX_TIME_LIMIT = 7 * 24 * 3600.0
+#: ``--jobs`` lies in [1, this].
+MAX_JOBS = 64
+#: ``--seed`` lies in [0, this] (it is stored in results.json; int64 keeps it readable everywhere).
+MAX_SEED = 2**63 - 1
+#: What a run writes into ``--out`` (and the submission manifest that may sit beside it).
+RUN_OUTPUTS = ("results.json", "programs", "match_acc_by_length.png", "submission.json")
+#: The largest results.json whose method name is read to decide whether ``--out`` may be reused.
+MAX_PREVIOUS_RESULTS_BYTES = 256 * 2**20
 
 
 class UsageError(ValueError):
@@ -105,8 +118,26 @@ def task_info(task: Task, splits) -> TaskInfo:
     )
 
 
+#: Model ids kept as they are in program file names: every zoo id is one of these.
+_PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+
+
 def program_filename(model_id: str) -> str:
-    return "programs/" + re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("_") + ".json"
+    """``programs/<name>.json``: a different name for every model id.
+
+    A plain id (lowercase letters, digits, ``_`` and ``-``, as every zoo id)
+    is its own name: ``programs/tomita1.json``. Any other id (a Hub repo, a
+    folder path, upper case, spaces) becomes a slug of at most 60 characters
+    followed by ``.`` and 16 hex digits of its sha256:
+    ``programs/org_name.3f2a....json``. Plain names hold no ``.``, so the two
+    kinds never meet, and the hash keeps ``x_y``, ``x y`` and ``X_Y`` apart
+    (on case-insensitive file systems too).
+    """
+    if _PLAIN_ID.fullmatch(model_id):
+        return f"programs/{model_id}.json"
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", model_id)[-60:].strip("_-")
+    digest = hashlib.sha256(model_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"programs/{slug + '.' if slug else ''}{digest}.json"
 
 
 @dataclass
@@ -316,6 +347,79 @@ def plot_match_by_length(results: Results, path: Path) -> None:
 # ----- the command ---------------------------------------------------------------------------
 
 
+def _previous_method(path: Path) -> str:
+    """The method name recorded in an earlier results.json; UsageError when it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > MAX_PREVIOUS_RESULTS_BYTES:
+                raise UsageError(f"--out {path.parent} holds a results.json over {MAX_PREVIOUS_RESULTS_BYTES // 2**20} MiB; "
+                                 "name another --out")
+            raw = json.loads(handle.read(MAX_PREVIOUS_RESULTS_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as err:  # ValueError: bad JSON or UTF-8
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise UsageError(f"--out {path.parent} holds a results.json that cannot be read ({reason}); "
+                         "name another --out, or remove that file") from None
+    method = raw.get("method") if isinstance(raw, dict) else None
+    name = method.get("name") if isinstance(method, dict) else None
+    if not isinstance(name, str):
+        raise UsageError(f"--out {path.parent} holds a results.json without a method name (not one this harness wrote); "
+                         "name another --out")
+    return name
+
+
+def check_out_dir(out: Path, method_name: str, resume: bool) -> None:
+    """Refuse an ``--out`` a run must not write into, before any work is done.
+
+    Accepted: a folder that does not exist yet (under a writable folder), an
+    empty folder, a folder holding only what runs write (``results.json``,
+    ``programs/``, the plot, ``submission.json``) without results.json, and a
+    folder whose results.json is one of the same method (rewritten, or
+    continued with ``--resume``, which compares the settings itself).
+    Refused: a file, ``/`` (any filesystem root), the home folder, a folder
+    with other content and no results.json, and another method's results.json.
+    """
+    try:
+        resolved = out.resolve()
+        home = Path.home().resolve()
+    except (OSError, RuntimeError, ValueError) as err:  # a symlink loop, a NUL byte, no home
+        raise UsageError(f"--out {out} cannot be used ({err})") from None
+    if resolved == Path(resolved.anchor):
+        raise UsageError(f"--out {out} is the filesystem root; name a folder for this run's results")
+    if resolved == home:
+        raise UsageError(f"--out {out} is the home folder; name a folder for this run's results")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is an existing file, not a folder")
+    if not out.exists():
+        ancestor = resolved.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise UsageError(f"--out {out} cannot be made: {ancestor} is a file")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise UsageError(f"--out {out} cannot be made: {ancestor} is not writable")
+        return
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out} is not writable")
+    try:
+        names = sorted(p.name for p in out.iterdir())
+    except OSError as err:
+        raise UsageError(f"--out {out} cannot be listed ({err.strerror or err})") from None
+    names = [n for n in names if not (n.startswith(".") and n.endswith(".tmp"))]  # left by an interrupted write
+    if "results.json" not in names:
+        other = [n for n in names if n not in RUN_OUTPUTS]
+        if other:
+            shown = ", ".join(repr(n)[:60] for n in other[:3]) + (", ..." if len(other) > 3 else "")
+            raise UsageError(f"--out {out} is not empty ({shown}) and holds no results.json; "
+                             "name a new or empty folder, or the results folder of an earlier run")
+        return
+    if resume:
+        return  # bench.resume compares method, parameters and settings, and refuses a mismatch
+    previous = _previous_method(out / "results.json")
+    if previous != method_name:
+        raise UsageError(f"--out {out} holds the results of method {previous[:80]!r}, not {method_name!r}; "
+                         "name another --out (a run never overwrites another method's results)")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.evaluate",
@@ -325,14 +429,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only models of these tasks")
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="zoo ids, Hub repo ids, or local GPT-2 folders")
     parser.add_argument("--task", help="the task of the --models given as folders or Hub repos without rasp_bench metadata")
-    parser.add_argument("--out", type=Path, help="output folder (default: runs/METHOD-NAME)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds each extraction (default 0)")
+    parser.add_argument("--out", type=Path,
+                        help="output folder (default: runs/METHOD-NAME): new, empty, or the results folder of an "
+                             "earlier run of the same method (rewritten); a folder holding another method's "
+                             "results.json or other files is refused, and so are a file, / and the home folder")
+    parser.add_argument("--seed", type=_seed, default=0, help="seeds each extraction: an integer >= 0 (default 0)")
     parser.add_argument("--limit", type=_positive_int, help="score only the first N sequences of each bin")
     parser.add_argument("--match-threshold", type=_fraction, default=DEFAULT_THRESHOLD, help="success criterion (default 0.9)")
-    parser.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT, help="seconds per extraction (default 600)")
-    parser.add_argument("--jobs", type=_positive_int, default=1, help="extractions to run side by side (default 1)")
+    parser.add_argument("--time-limit", type=_time_limit, default=DEFAULT_TIME_LIMIT,
+                        help=f"seconds per extraction, > 0 and at most {MAX_TIME_LIMIT:.0f} (default 600)")
+    parser.add_argument("--jobs", type=_jobs, default=1, help=f"extractions to run side by side, 1 to {MAX_JOBS} (default 1)")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the models an earlier run with the same settings finished in --out")
+                        help="keep the models an earlier run with the same settings finished in --out "
+                             "(refused when its results.json was made with other settings)")
     parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
     parser.add_argument("--no-prediction-cache", action="store_true",
                         help="compute non-zoo models' predictions afresh and do not store them in the cache folder")
@@ -346,6 +455,34 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_JOBS} jobs, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text[:40]!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got {text[:40]!r}")
+    return value
+
+
+def _time_limit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number of seconds > 0 and <= {MAX_TIME_LIMIT:.0f}, got {text[:40]!r}")
     return value
 
 
@@ -367,8 +504,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs > 1 and args.no_isolate:
             raise UsageError("--jobs runs extractions in child processes; it cannot be combined with --no-isolate")
         method = resolve_method(args.method)
-        refs = select_models(args.models, args.tasks, args.task)
         out_dir = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", method.name)
+        check_out_dir(out_dir, method.name, args.resume)  # before any model is loaded
+        refs = select_models(args.models, args.tasks, args.task)
         results = new_results(method, args.method, options)
         todo = start_results(results, refs, out_dir, args.resume)
     except (MethodError, TaskError, hub.ModelError, UsageError, ResumeError) as exc:

@@ -181,8 +181,14 @@ def _read_folder(folder: Path) -> tuple[GPT2, str]:
             raise ModelError(f"{folder}: sharded safetensors are not supported; save the model as one {WEIGHTS_NAME}")
     from bench.model import GPT2  # torch: imported only when a model is read
 
-    digest = sha256_file(weights) if weights.is_file() else ""
-    return GPT2.from_pretrained(folder), digest
+    # config.json and the weights' header are checked (types, ranges, size, shapes) before the
+    # model is built; the weights are hashed after, so a huge file is refused without being read.
+    model = GPT2.from_pretrained(folder)
+    try:
+        digest = sha256_file(weights)
+    except OSError as err:
+        raise ModelError(f"{weights}: cannot be read ({err.strerror or err})") from None
+    return model, digest
 
 
 def _check_task(model: GPT2, task_name: str | None, where: str):
@@ -192,6 +198,9 @@ def _check_task(model: GPT2, task_name: str | None, where: str):
     task_name = task_name or model.cfg.rasp_bench.get("task")
     if not task_name:
         raise ModelError(f"{where}: no task given and config.json has no rasp_bench.task; pass the task name")
+    if not isinstance(task_name, str) or len(task_name) > 100 or not task_name.isprintable():
+        shown = repr(task_name) if len(repr(task_name)) <= 60 else repr(task_name)[:57] + "..."
+        raise ModelError(f"{where}: rasp_bench.task must be a task name, got {shown}")
     try:
         task = get_task(task_name)
     except TaskError as err:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError  # noqa: F401  (re-exported)
+from bench.checkpoint import check_config, check_weights_header, expected_shapes, read_json_bounded
 
 #: A hook function: gets the activation and the hook's name; returns a
 #: replacement tensor of the same shape, or None to leave it as it is.
@@ -79,13 +80,11 @@ class GPT2Config:
     rasp_bench: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.n_embd % self.n_head:
-            raise ModelError(f"n_embd={self.n_embd} is not a multiple of n_head={self.n_head}")
-        if self.activation_function not in _ACTIVATIONS:
-            raise ModelError(
-                f"activation_function {self.activation_function!r} is not supported "
-                f"(supported: {', '.join(_ACTIVATIONS)})"
-            )
+        # Types, ranges and the parameter memory, checked before anything is allocated
+        # (see bench.checkpoint for the limits); ints and floats are normalized.
+        checked = check_config({f: getattr(self, f) for f in self.__dataclass_fields__}, source="GPT2Config")
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     @property
     def d_head(self) -> int:
@@ -128,9 +127,20 @@ class GPT2Config:
             "rasp_bench": dict(self.rasp_bench),
         }
 
+    @property
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{name: shape}`` of every tensor of ``GPT2(self).state_dict()``, computed without building it."""
+        return expected_shapes(self.vocab_size, self.n_positions, self.n_embd, self.n_layer, self.n_inner)
+
     @classmethod
     def from_hf_dict(cls, raw: dict, source: str = "config.json") -> "GPT2Config":
-        """Read a Hugging Face GPT-2 ``config.json``; refuse what this model cannot run."""
+        """Read a Hugging Face GPT-2 ``config.json``; refuse what this model cannot run.
+
+        Every field is type- and range-checked (:func:`bench.checkpoint.check_config`)
+        before anything is allocated; errors are one-line :class:`ModelError`.
+        """
+        if not isinstance(raw, dict):
+            check_config(raw, source)  # raises: not a JSON object
         if raw.get("model_type") != "gpt2":
             raise ModelError(f"{source}: model_type is {raw.get('model_type')!r}, expected 'gpt2'")
         for key, expected in [
@@ -140,12 +150,17 @@ class GPT2Config:
         ]:
             if raw.get(key, expected) != expected:
                 raise ModelError(f"{source}: {key}={raw[key]!r} is not supported (expected {expected!r})")
-        missing = [k for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head") if k not in raw]
+        required = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head")
+        missing = [k for k in required if k not in raw]
         if missing:
             raise ModelError(f"{source}: missing key(s) {', '.join(missing)}")
         known = {f for f in cls.__dataclass_fields__}
+        # null stands for "the default" except in the required fields, where it is refused as not an integer.
+        values = {k: v for k, v in raw.items() if k in known and (v is not None or k in required)}
+        checked = check_config({**values, **({"n_ctx": raw["n_ctx"]} if "n_ctx" in raw else {})}, source)
+        checked.pop("n_ctx", None)
         try:
-            return cls(**{k: v for k, v in raw.items() if k in known and v is not None})
+            return cls(**checked)
         except TypeError as err:
             raise ModelError(f"{source}: {err}") from None
 
@@ -417,11 +432,11 @@ class GPT2(nn.Module):
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise ModelError(f"missing {path.name}: looked for {path}")
-        try:
-            raw = json.loads(config_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelError(f"{config_path}: not valid JSON ({err})") from None
-        model = cls(GPT2Config.from_hf_dict(raw, source=str(config_path)))
+        # Everything is checked before a tensor is allocated: the config's fields and size, then
+        # the names, shapes and dtypes in the weights' header.
+        cfg = GPT2Config.from_hf_dict(read_json_bounded(config_path), source=str(config_path))
+        check_weights_header(weights_path, cfg.parameter_shapes)
+        model = cls(cfg)
         model.load_weights(weights_path)
         return model.eval()
 
@@ -430,6 +445,8 @@ class GPT2(nn.Module):
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        own_shapes = {k: tuple(v.shape) for k, v in self.state_dict().items()}
+        check_weights_header(path, own_shapes)  # names, shapes, dtypes and size, before reading any tensor
         try:
             tensors = load_file(str(path))
         except (SafetensorError, OSError) as err:
@@ -448,6 +465,8 @@ class GPT2(nn.Module):
         for name, value in tensors.items():
             if value.shape != own[name].shape:
                 raise ModelError(f"{path}: {name} has shape {tuple(value.shape)}, config needs {tuple(own[name].shape)}")
+            if value.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+                raise ModelError(f"{path}: {name} has dtype {value.dtype}; supported: float32, float16, bfloat16")
         self.load_state_dict({k: v.float() for k, v in tensors.items()})
 
 
