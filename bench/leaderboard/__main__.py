@@ -6,18 +6,23 @@
 
 Exit status: 0 when every submission is valid (validate) or the leaderboard
 was written (build), 1 when a submission is rejected (validate, or build
-with ``--strict``), 2 on a usage error.
+with ``--strict``), 2 on a usage error or an internal error (a bug met while
+checking: that submission is reported ``INTERNAL ERROR`` with the exception,
+the others are still checked and reported). Every string that comes from a
+submission (folder names included) is printed escaped, on one line.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from tabulate import tabulate
 
 from bench.leaderboard.build import BuildError, build
+from bench.schema import printable
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, Verdict, submission_folders, validate_all
 
@@ -97,28 +102,40 @@ def _folders(paths: list[Path], root: Path) -> list[Path]:
 
 
 def _progress(line: str) -> None:
-    print(f"{line} ...", file=sys.stderr, flush=True)
+    print(f"{printable(line, 500)} ...", file=sys.stderr, flush=True)  # names folders a submitter chose
 
 
 def report(verdicts: list[Verdict], stream=None) -> None:
     """Every verdict with all its problems, the fresh-sequence table, and a count."""
     stream = stream or sys.stdout
     for v in verdicts:
+        folder = printable(v.folder.as_posix(), 300)
         if v.ok:
             n = len(v.results.models)
-            print(f"ok        {v.folder.as_posix()}  ({v.submission.method}: {n} models)", file=stream)
+            print(f"ok        {folder}  ({printable(v.submission.method, 100)}: {n} models)", file=stream)
         else:
-            print(f"REJECTED  {v.folder.as_posix()}  ({len(v.problems)} problem{'s' * (len(v.problems) != 1)})", file=stream)
+            status = "INTERNAL ERROR" if v.internal_error else "REJECTED "
+            print(f"{status} {folder}  ({len(v.problems)} problem{'s' * (len(v.problems) != 1)})", file=stream)
             for problem in v.problems:
                 print(f"  {problem}", file=stream)
-    rows = [[v.folder.as_posix(), r.model, r.bin, r.n_sequences, f"{r.reported:.4f}", f"{r.fresh:.4f}", f"{r.drop:+.4f}"]
+    rows = [[printable(v.folder.as_posix(), 300), printable(r.model, 100), r.bin, r.n_sequences,
+             f"{r.reported:.4f}", f"{r.fresh:.4f}", f"{r.drop:+.4f}"]
             for v in verdicts for r in v.fresh]
     if rows:
         print("\nmatch_acc on the frozen splits (reported) and on fresh sequences:", file=stream)
         print(tabulate(rows, headers=["submission", "model", "bin", "sequences", "reported", "fresh", "drop"],
                        tablefmt="github", disable_numparse=True), file=stream)
     accepted = sum(v.ok for v in verdicts)
-    print(f"\n{accepted} accepted, {len(verdicts) - accepted} rejected", file=stream)
+    internal = sum(v.internal_error for v in verdicts)
+    print(f"\n{accepted} accepted, {len(verdicts) - accepted} rejected"
+          + (f" ({internal} with an internal error)" if internal else ""), file=stream)
+
+
+def exit_status(verdicts: list[Verdict]) -> int:
+    """2 when checking any submission met an internal error, else 1 when any is rejected, else 0."""
+    if any(v.internal_error for v in verdicts):
+        return 2
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -132,7 +149,7 @@ def run_validate(args: argparse.Namespace) -> int:
     )
     verdicts = validate_all(folders, Harness(), options, progress=_progress, jobs=args.jobs)
     report(verdicts)
-    return 0 if all(v.ok for v in verdicts) else 1
+    return exit_status(verdicts)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -141,13 +158,16 @@ def run_build(args: argparse.Namespace) -> int:
                             jobs=args.jobs)
     rejected = [v for v in verdicts if not v.ok]
     for v in rejected:
-        print(f"skipped (rejected): {v.folder.as_posix()}", file=sys.stderr)
+        why = "internal error" if v.internal_error else "rejected"
+        print(f"skipped ({why}): {printable(v.folder.as_posix(), 300)}", file=sys.stderr)
         for problem in v.problems:
             print(f"  {problem}", file=sys.stderr)
     entries = [v.entry() for v in verdicts if v.ok]
     written = build(entries, args.out)
-    print(f"wrote {len(written)} files to {args.out.as_posix()}/ from {len(entries)} submission(s)"
+    print(f"wrote {len(written)} files to {printable(args.out.as_posix(), 300)}/ from {len(entries)} submission(s)"
           + (f"; {len(rejected)} rejected" if rejected else ""))
+    if any(v.internal_error for v in verdicts):
+        return 2
     return 1 if rejected and args.strict else 0
 
 
@@ -156,7 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_validate(args) if args.command == "validate" else run_build(args)
     except (UsageError, BuildError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 -- a bug outside the per-submission checks: one line, exit 2
+        if os.environ.get("RASP_BENCH_TRACEBACK"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {printable(str(exc))} "
+              "(set RASP_BENCH_TRACEBACK=1 for the traceback)", file=sys.stderr)
         return 2
 
 

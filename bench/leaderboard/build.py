@@ -82,8 +82,20 @@ def _clear_previous_build(out: Path) -> None:
 
 
 def _csv(table: pd.DataFrame) -> str:
-    """CSV with fractions rounded to 6 decimals and empty cells for missing values."""
-    return table.round(6).to_csv(index=False, lineterminator="\n")
+    """CSV with fractions rounded to 6 decimals and empty cells for missing values; text cells made inert."""
+    table = table.round(6)
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):  # text (str or object), booleans
+            table[column] = table[column].map(csv_text)
+    return table.to_csv(index=False, lineterminator="\n")
+
+
+def csv_text(value):
+    """A text cell that a spreadsheet will not run: one starting with ``= + - @`` (or a tab or carriage
+    return) gets a leading ``'`` (OWASP's rule against CSV injection). Other values pass unchanged."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _md_table(table: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> str:
@@ -95,8 +107,19 @@ def _md_table(table: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> str:
 
 
 def _md_text(text: str) -> str:
-    """Submission text is untrusted: no HTML and no table breaks in Markdown cells."""
-    return html.esc(text).replace("|", "\\|")
+    """Submission text is untrusted: no HTML, no links, no code spans, no line or table breaks in Markdown cells."""
+    return md_escape(html.esc(text))
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*[]|"})
+
+
+def md_escape(text: str) -> str:
+    """Text for one Markdown table cell (already HTML-escaped): ``\\ ` * [ ] |`` backslash-escaped,
+    line breaks as spaces, so it can neither render as a link, image, code span or bold text nor add
+    rows. (``_`` is left alone: GitHub does not emphasise inside words such as ``bin_majority``.)"""
+    text = " ".join(text.splitlines()) if text else text
+    return text.translate(_MD_SPECIAL)
 
 
 def markdown(entries: list[Entry], overall: pd.DataFrame, per_task: pd.DataFrame, per_model: pd.DataFrame) -> str:

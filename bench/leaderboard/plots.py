@@ -43,6 +43,13 @@ def write_plots(entries: list[Entry], folder: Path) -> list[Path]:
     return paths
 
 
+def label(text: str) -> str:
+    """A method name as a legend label, shown literally: ``$`` would start matplotlib's math text (which
+    raises on bad TeX) and a leading ``_`` would hide the entry."""
+    text = text.replace("$", "\\$")  # matplotlib shows an escaped dollar as itself, never as math
+    return " " + text if text.startswith("_") else text
+
+
 def _colours(plt, entries: list[Entry]) -> dict[str, tuple]:
     cmap = plt.get_cmap("tab10")
     return {e.submission.method: cmap(i % 10) for i, (_, e) in enumerate(ranked(entries))}
@@ -54,7 +61,7 @@ def _match_by_length(plt, entries: list[Entry], path: Path) -> None:
     labels = [BIN_LABELS[b] for b in BINS]
     for _, e in ranked(entries):
         values = [e.results.summary.mean_match_acc[b] for b in BINS]
-        ax.plot(labels, values, marker="o", color=colours[e.submission.method], label=e.submission.method)
+        ax.plot(labels, values, marker="o", color=colours[e.submission.method], label=label(e.submission.method))
     threshold = entries[0].results.match_threshold if entries else 0.9
     ax.axhline(threshold, color="grey", lw=0.8, ls="--", label=f"success threshold {threshold:g}")
     ax.set_ylim(-0.03, 1.03)
@@ -76,7 +83,7 @@ def _size_vs_match(plt, entries: list[Entry], path: Path) -> None:
         if points:
             xs, ys = zip(*points)
             largest = max(largest, *xs)
-            ax.scatter(xs, ys, s=18, alpha=0.75, color=colours[e.submission.method], label=e.submission.method)
+            ax.scatter(xs, ys, s=18, alpha=0.75, color=colours[e.submission.method], label=label(e.submission.method))
     ax.set_xscale("symlog", linthresh=1)  # log-like, but a program of 0 operations still has a place
     ticks = [t for t in SIZE_TICKS if t <= 2 * largest]
     ax.set_xticks(ticks, [str(t) for t in ticks])

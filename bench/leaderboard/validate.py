@@ -25,16 +25,37 @@ sequences (:meth:`bench.leaderboard.harness.Harness.score_fresh`); the
 difference is reported per model and bin, and rejects only past ``max_drop``.
 
 Every problem is collected, none raised: the report lists them all, each as
-``<file>: <field>: <what is wrong>``.
+``<file>: <field>: <what is wrong>``. Everything in a submission is untrusted:
+its JSON files are read within documented limits (:data:`bench.results.RESULTS_LIMITS`,
+:data:`bench.leaderboard.submission.LIMITS`), file names are checked before they
+are opened, every string is shown escaped (:func:`bench.schema.printable`), and an
+unexpected exception while checking one submission becomes an ``internal error``
+problem of that submission (:attr:`Problem.internal`), never an abort.
+
+Limits on ``results.json`` beyond its schema (the shipped files in brackets):
+``method.parameters`` at most :data:`MAX_PARAMETERS_BYTES` bytes as JSON (under 1 kB);
+``method.name`` and ``method.spec`` at most :data:`MAX_METHOD_TEXT` characters of
+printable text; ``bench_version`` one of :data:`KNOWN_BENCH_VERSIONS`; ``limit``
+at least 1; ``n_sequences`` from 1 to the split size :data:`SPLIT_SIZE`; fractions
+in [0, 1]; costs finite and non-negative; ``model.source`` ``"zoo"``; ``program_file``
+a relative path of printable text, at most :data:`MAX_PATH_CHARS` characters, each
+component at most 255 bytes, naming a regular file of at most
+:data:`bench.program.errors.MAX_JSON_CHARS` bytes inside the folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import os
+import stat
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import bench
+from bench import schema
+from bench.leaderboard.harness import MAX_FRESH_SEQUENCES
 from bench.leaderboard.submission import (
     RESULTS_FILE,
     SUBMISSION_FILE,
@@ -50,6 +71,15 @@ from bench.scoring import is_success, summarize
 PUBLISHED_THRESHOLD = 0.9
 TOLERANCE = 1e-9
 
+#: rasp-bench versions whose results the leaderboard reads (every released one; the running one).
+KNOWN_BENCH_VERSIONS = tuple(sorted({"0.1.0", bench.__version__}))
+MAX_PARAMETERS_BYTES = 64 << 10  # method.parameters as compact JSON
+MAX_METHOD_TEXT = 1000  # characters of method.name and method.spec
+MAX_PATH_CHARS = 1024  # characters of program_file
+MAX_COMPONENT_BYTES = 255  # bytes of one component of program_file (the usual file-system limit)
+SPLIT_SIZE = MAX_FRESH_SEQUENCES  # sequences per frozen split (bench.splits.N_SEQUENCES)
+FRACTIONS = ("match_acc", "match_token_acc", "program_acc", "model_acc")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -58,9 +88,13 @@ class Problem:
     file: str  # the file at fault, as a path from where the command was run
     field: str  # the field inside it (``models[2].metrics.test_0_50.match_acc``), or "" for the whole file
     message: str
+    internal: bool = False  # an unexpected exception in the checks (a bug here), not a finding about the files
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
+        """One line, every character a submission chose escaped: it cannot forge another line of the report."""
+        file, where = schema.printable(self.file, 500), schema.printable(self.field, 500)
+        message = schema.printable(self.message, 2000)
+        return f"{file}: {where}: {message}" if where else f"{file}: {message}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +137,11 @@ class Verdict:
     def ok(self) -> bool:
         return not self.problems and self.submission is not None and self.results is not None
 
+    @property
+    def internal_error(self) -> bool:
+        """Whether checking this submission hit a bug of the checks (the verdict is then incomplete)."""
+        return any(p.internal for p in self.problems)
+
     def entry(self) -> Entry:
         """The leaderboard's view of an accepted submission."""
         if not self.ok:
@@ -121,32 +160,47 @@ def validate_submission(folder: Path, harness, options: Options = Options()) -> 
     return verdict
 
 
+def _internal(verdict: Verdict, exc: BaseException, during: str) -> None:
+    """Record an unexpected exception as this submission's problem (the other submissions go on)."""
+    verdict.problems.append(Problem(verdict.folder.as_posix(), "", f"internal error while {during}: "
+                                    f"{type(exc).__name__}: {exc}", internal=True))
+
+
 def _static_checks(folder: Path, harness, options: Options) -> tuple[Verdict, list[_ModelCheck]]:
     """Everything but running programs; returns the model checks whose programs can be re-scored."""
     verdict = Verdict(folder)
+    try:
+        return verdict, _static_checks_of(verdict, harness, options)
+    except Exception as exc:  # noqa: BLE001 -- a bug met on hostile input rejects this submission only
+        _internal(verdict, exc, "checking the files")
+        return verdict, []
+
+
+def _static_checks_of(verdict: Verdict, harness, options: Options) -> list[_ModelCheck]:
+    folder = verdict.folder
     if not folder.is_dir():
         verdict.problems.append(Problem(folder.as_posix(), "", "not a folder"))
-        return verdict, []
+        return []
     manifest_file = (folder / SUBMISSION_FILE).as_posix()
     try:
         verdict.submission = read_submission(folder / SUBMISSION_FILE)
     except SubmissionError as exc:
         verdict.problems += [_problem(manifest_file, p) for p in exc.problems]
     results_file = (folder / RESULTS_FILE).as_posix()
-    if not (folder / RESULTS_FILE).is_file():
+    if not os.path.lexists(folder / RESULTS_FILE):
         verdict.problems.append(Problem(results_file, "", "missing file (write it with python -m bench.evaluate --out)"))
-        return verdict, []
+        return []
     try:
         verdict.results = load_results(folder / RESULTS_FILE)
     except ResultsError as exc:
-        verdict.problems += [_problem(results_file, p) for p in _results_problems(str(exc), results_file)]
-        return verdict, []
+        verdict.problems += [_problem(results_file, p) for p in exc.problems]
+        return []
     _check_run(verdict, harness, options)
     checks = [_ModelCheck(verdict, i, result, harness, options) for i, result in enumerate(verdict.results.models)]
     ready = [check for check in checks if check.static()]
     _check_summary(verdict)
     wanted = options.rescore or options.fresh_seed is not None
-    return verdict, ready if wanted else []
+    return ready if wanted else []
 
 
 def _rescore(checks: list[_ModelCheck], harness, progress=None, jobs: int = 1) -> None:
@@ -164,7 +218,10 @@ def _rescore(checks: list[_ModelCheck], harness, progress=None, jobs: int = 1) -
         if progress:
             progress(f"re-scoring {len(by_model[model_id])} program(s) of {model_id}")
         for check in by_model[model_id]:
-            check.rescore()
+            try:
+                check.rescore()
+            except Exception as exc:  # noqa: BLE001 -- as in _static_checks
+                _internal(check.verdict, exc, f"re-scoring {check.where}")
 
 
 _AHEAD: dict[str, list[_ModelCheck]] = {}  # the work of _score_ahead, inherited by its forked workers
@@ -204,12 +261,6 @@ def _score_ahead(by_model: dict[str, list[_ModelCheck]], harness, jobs: int, pro
         _AHEAD.clear()
 
 
-def _results_problems(message: str, results_file: str) -> list[str]:
-    """``load_results``' one-line message as separate problems, without the file and root prefixes."""
-    message = message.removeprefix(results_file + ": ")
-    return [p.removeprefix("results.") for p in message.split("; ")]
-
-
 def _problem(file: str, text: str) -> Problem:
     """``"field: message"`` -> Problem; a text without a field path is a whole-file problem."""
     head, sep, rest = text.partition(": ")
@@ -224,7 +275,22 @@ def _check_run(verdict: Verdict, harness, options: Options) -> None:
     add = verdict.problems.append
     if verdict.submission and verdict.submission.bench_version != results.bench_version:
         add(Problem((verdict.folder / SUBMISSION_FILE).as_posix(), "bench_version",
-                    f"{verdict.submission.bench_version!r} differs from results.json's {results.bench_version!r}"))
+                    f"{verdict.submission.bench_version!r} differs from results.json's {_shown(results.bench_version)}"))
+    if results.bench_version not in KNOWN_BENCH_VERSIONS:
+        add(Problem(file, "bench_version", f"{_shown(results.bench_version)} is not a rasp-bench version "
+                    f"(known: {', '.join(KNOWN_BENCH_VERSIONS)})"))
+    for name in ("name", "spec"):
+        text = getattr(results.method, name)
+        bad = schema.bad_character(text)
+        if len(text) > MAX_METHOD_TEXT:
+            add(Problem(file, f"method.{name}", f"longer than {MAX_METHOD_TEXT} characters ({len(text):,})"))
+        elif bad:
+            add(Problem(file, f"method.{name}", f"contains {bad}; only printable text is allowed"))
+    size = len(json.dumps(results.method.parameters, separators=(",", ":")))
+    if size > MAX_PARAMETERS_BYTES:
+        add(Problem(file, "method.parameters", f"{size:,} bytes as JSON, over the limit of {MAX_PARAMETERS_BYTES:,}"))
+    if results.limit is not None and results.limit < 1:
+        add(Problem(file, "limit", f"{results.limit} is not a number of sequences (at least 1, or null)"))
     if results.match_threshold != PUBLISHED_THRESHOLD:
         add(Problem(file, "match_threshold",
                     f"{results.match_threshold!r}; the leaderboard uses the published criterion {PUBLISHED_THRESHOLD}"))
@@ -234,8 +300,11 @@ def _check_run(verdict: Verdict, harness, options: Options) -> None:
     if not results.models:
         add(Problem(file, "models", "no model was evaluated"))
     ids = [m.model.id for m in results.models]
-    for model_id in sorted({i for i in ids if ids.count(i) > 1}):
-        add(Problem(file, "models", f"model {model_id!r} appears {ids.count(model_id)} times"))
+    counts: dict[str, int] = {}
+    for i in ids:
+        counts[i] = counts.get(i, 0) + 1
+    for model_id in sorted(i for i, n in counts.items() if n > 1):
+        add(Problem(file, "models", f"model {_shown(model_id)} appears {counts[model_id]} times"))
     missing = sorted(set(harness.zoo) - set(ids))
     if missing and not options.allow_partial:
         add(Problem(file, "models", f"missing zoo models {', '.join(missing)} (the leaderboard compares "
@@ -255,6 +324,11 @@ def _check_summary(verdict: Verdict) -> None:
                 _compare(verdict, file, f"summary.{name}.{key}", reported[name].get(key), v, "recomputed")
         else:
             _compare(verdict, file, f"summary.{name}", reported[name], value, "recomputed")
+
+
+def _shown(text, limit: int = 100) -> str:
+    """A submitted string in a message: quoted, escaped and shortened."""
+    return schema.printable(repr(text), limit)
 
 
 def _compare(verdict: Verdict, file: str, where: str, reported, actual, how: str) -> bool:
@@ -285,6 +359,7 @@ class _ModelCheck:
         """Every check short of running the program; whether the program can be re-scored."""
         known_model = self.check_model()
         known_task = self.check_task()
+        self.check_cost()
         if self.result.status == "error":
             self.check_failure_record()
             return False
@@ -294,16 +369,18 @@ class _ModelCheck:
         info = self.result.model
         entry = self.harness.zoo.get(info.id)
         if entry is None:
-            self.add("model.id", f"{info.id!r} is not a zoo model (known: {', '.join(sorted(self.harness.zoo)) or 'none'})")
+            self.add("model.id", f"{_shown(info.id)} is not a zoo model (known: {', '.join(sorted(self.harness.zoo)) or 'none'})")
             return False
         before = len(self.verdict.problems)
+        if info.source != "zoo":
+            self.add("model.source", f"{info.source!r}, but {info.id} is a zoo model: the source must be 'zoo'")
         for name, expected in (("revision", entry.revision), ("weights_sha256", entry.weights_sha256),
                                ("hub_repo", entry.hub_repo), ("role", entry.role)):
             reported = getattr(info, name)
             if reported != expected:
-                self.add(f"model.{name}", f"{reported!r} is not the zoo's {expected!r} for {info.id}")
+                self.add(f"model.{name}", f"{_shown(reported)} is not the zoo's {expected!r} for {info.id}")
         if self.result.task.name != entry.task:
-            self.add("task.name", f"{self.result.task.name!r}, but zoo model {info.id} is for task {entry.task!r}")
+            self.add("task.name", f"{_shown(self.result.task.name)}, but zoo model {info.id} is for task {entry.task!r}")
         return len(self.verdict.problems) == before
 
     def check_task(self) -> bool:
@@ -317,7 +394,7 @@ class _ModelCheck:
             return False
         before = len(self.verdict.problems)
         if reported.version != task.version:
-            self.add("task.version", f"{reported.version!r} is not the current version {task.version!r} of {task.name}")
+            self.add("task.version", f"{_shown(reported.version)} is not the current version {task.version!r} of {task.name}")
         if reported.kind != task.kind:
             self.add("task.kind", f"{reported.kind!r} is not {task.name}'s kind {task.kind!r}")
         current = self.harness.fingerprints(task)
@@ -325,10 +402,17 @@ class _ModelCheck:
             got, want = reported.split_fingerprints.get(bin_name), current.get(bin_name)
             if got != want:
                 what = "unknown bin" if want is None else "missing" if got is None else (
-                    f"{got[:12]}... does not match the current frozen split {want[:12]}...")
-                self.add(f"task.split_fingerprints.{bin_name}", what)
+                    f"{schema.printable(got[:12])}... does not match the current frozen split {want[:12]}...")
+                self.add(schema.join("task.split_fingerprints", bin_name), what)
         self.task = task
         return len(self.verdict.problems) == before
+
+    def check_cost(self) -> None:
+        cost = self.result.cost
+        for name in ("extract_seconds", "peak_memory_mb"):
+            value = getattr(cost, name) if cost is not None else 0.0
+            if not value >= 0.0:  # finite already (the schema)
+                self.add(f"cost.{name}", f"{value!r} is negative")
 
     def check_failure_record(self) -> None:
         r = self.result
@@ -346,19 +430,14 @@ class _ModelCheck:
         if r.program_file is None or r.program_sha256 is None:
             self.add("program_file", "status 'ok' needs program_file and program_sha256")
             return False
-        folder = self.verdict.folder.resolve()
-        path = (self.verdict.folder / r.program_file)
-        if Path(r.program_file).is_absolute() or folder not in path.resolve().parents:
-            self.add("program_file", f"{r.program_file!r} is not a path inside the submission folder")
+        raw = self.read_program_file()
+        if raw is None:
             return False
+        path = self.verdict.folder / r.program_file
         shown = path.as_posix()
-        if not path.is_file():
-            self.add("program_file", f"{r.program_file!r} does not exist")
-            return False
-        raw = path.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         if digest != r.program_sha256:
-            self.add("program_sha256", f"{r.program_sha256[:12]}... but {r.program_file} has sha256 {digest[:12]}...")
+            self.add("program_sha256", f"{_shown(r.program_sha256[:12])}... but {r.program_file} has sha256 {digest[:12]}...")
             return False
         try:
             program = self.harness.parse_program(raw, path.resolve().parent, path.name)
@@ -377,6 +456,53 @@ class _ModelCheck:
         self.program = program
         return complete  # a wrong size or success flag is reported; re-scoring still runs
 
+    def read_program_file(self) -> bytes | None:
+        """The bytes of ``program_file``, checked as a name before anything is opened; None after a problem."""
+        from bench.program.errors import MAX_JSON_CHARS
+
+        name = self.result.program_file
+        if len(name) > MAX_PATH_CHARS:
+            self.add("program_file", f"longer than {MAX_PATH_CHARS} characters ({len(name):,})")
+            return None
+        bad = schema.bad_character(name)
+        if bad:
+            self.add("program_file", f"{_shown(name)} contains {bad}; only printable text is allowed")
+            return None
+        pure = PurePosixPath(name)
+        if pure.is_absolute() or "\\" in name or ".." in pure.parts:
+            self.add("program_file", f"{_shown(name)} is not a path inside the submission folder")
+            return None
+        long = [part for part in pure.parts if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES]
+        if long:
+            self.add("program_file", f"{_shown(name)} has a component of {len(long[0].encode('utf-8')):,} bytes "
+                     f"(at most {MAX_COMPONENT_BYTES})")
+            return None
+        path = self.verdict.folder / name
+        try:
+            if self.verdict.folder.resolve() not in path.resolve().parents:
+                self.add("program_file", f"{_shown(name)} is not a path inside the submission folder")
+                return None
+            info = os.stat(path)
+            if not stat.S_ISREG(info.st_mode):
+                self.add("program_file", f"{_shown(name)} is not a regular file")
+                return None
+            if info.st_size > MAX_JSON_CHARS:
+                self.add("program_file", f"{_shown(name)} has {info.st_size:,} bytes, over the limit of {MAX_JSON_CHARS:,}")
+                return None
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_JSON_CHARS + 1)
+        except FileNotFoundError:
+            self.add("program_file", f"{_shown(name)} does not exist")
+            return None
+        except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a name the system refuses
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self.add("program_file", f"{_shown(name)} cannot be read ({reason})")
+            return None
+        if len(raw) > MAX_JSON_CHARS:
+            self.add("program_file", f"{_shown(name)} has more than {MAX_JSON_CHARS:,} bytes, over the limit")
+            return None
+        return raw
+
     def check_size(self, program) -> None:
         if self.result.size is None:
             self.add("size", "missing for a program")
@@ -386,14 +512,26 @@ class _ModelCheck:
                      getattr(self.result.size, name), int(getattr(program, name)), "recomputed")
 
     def check_reported_metrics(self) -> bool:
-        """Every bin is reported (else there is nothing to re-score) and the success flag follows from them."""
+        """Every bin is reported (else there is nothing to re-score), its figures are in range, and the
+        success flag follows from them."""
         r = self.result
         if set(r.metrics) != set(BINS):
-            self.add("metrics", f"bins {sorted(r.metrics)} are not {list(BINS)}")
+            self.add("metrics", f"bins {_shown(sorted(r.metrics), 300)} are not {list(BINS)}")
             return False
+        in_range = True
+        for bin_name in BINS:
+            m = r.metrics[bin_name]
+            if not 1 <= m.n_sequences <= SPLIT_SIZE:
+                self.add(f"metrics.{bin_name}.n_sequences", f"{m.n_sequences} is not a number of sequences "
+                         f"from 1 to the split's {SPLIT_SIZE}")
+                in_range = False
+            for name in FRACTIONS:
+                if not 0.0 <= getattr(m, name) <= 1.0:
+                    self.add(f"metrics.{bin_name}.{name}", f"{getattr(m, name)!r} is not a fraction in [0, 1]")
+                    in_range = False
         expected = is_success(r.metrics, self.verdict.results.match_threshold)
         _compare(self.verdict, self.file, f"{self.where}.success", r.success, expected, "recomputed")
-        return True
+        return in_range
 
     def rescore(self) -> None:
         """Re-score on the frozen splits (and fresh sequences, if asked) against the loaded model."""
@@ -434,6 +572,11 @@ class _ModelCheck:
     def fresh(self) -> None:
         r = self.result
         sizes = {b: r.metrics[b].n_sequences for b in BINS}
+        outside = sorted(b for b, n in sizes.items() if not 1 <= n <= SPLIT_SIZE)
+        if outside:  # check_reported_metrics refuses these first; never sample a number a submission chose
+            self.add(f"metrics.{outside[0]}.n_sequences", f"{sizes[outside[0]]} is not a number of sequences "
+                     f"from 1 to the split's {SPLIT_SIZE}; not scored on fresh sequences")
+            return
         try:
             metrics = self.harness.score_fresh(self.program, self.task, sizes, self.options.fresh_seed)
         except Exception as exc:  # noqa: BLE001 -- as in rescore
