@@ -88,7 +88,7 @@ def render_card(entry: dict) -> str:
 A reference model of rasp-bench, a benchmark for
 extracting RASP programs from transformers. Role: **{entry['role']}**. Task `{entry['task']}`
 (version {entry['task_version']}) is {reading}. The task's formats (token ids, layouts, length
-bins) are described in the benchmark's `TASKS.md`; the test bins are generated and frozen by
+bins) are specified in the benchmark repository's `docs/tasks.md`; the test bins are generated and frozen by
 `bench.splits` (the `datasets` ids above name those generated splits).
 
 ## Accuracy (sequence-level exact match, 2,000 sequences per bin)

@@ -2,7 +2,7 @@
 
 Every task of the suite (``tasks/``) is a subclass of :class:`TokenTask` or
 :class:`LanguageTask`, registered by name with :func:`register_task`. The
-formats are fixed by ``TASKS.md``; this module holds what all tasks share:
+formats are specified in ``docs/tasks.md``; this module holds what all tasks share:
 
 - the vocabulary: content symbols ``0..n-1``, then ``<bos> <sep> <eos> <pad>``;
 - the length rules: a length range is raised to the task's minimum, a length
@@ -46,7 +46,7 @@ class TaskError(ValueError):
 
 @dataclass(frozen=True)
 class Vocab:
-    """Content symbols first, then the four specials (TASKS.md)."""
+    """Content symbols first, then the four specials (``docs/tasks.md``)."""
 
     symbols: tuple[str, ...]
 
@@ -156,7 +156,7 @@ class Task:
             raise TaskError(f"{self.name}: length {length} is not valid (rule: {self.length_rule})")
 
     def draw_length(self, lo: int, hi: int, rng: np.random.Generator) -> int:
-        """Raise ``lo`` to the minimum, draw uniformly, redraw until valid (TASKS.md).
+        """Raise ``lo`` to the minimum, draw uniformly, redraw until valid (``docs/tasks.md``).
 
         ``hi`` is capped at :data:`MAX_LENGTH` (nothing longer is valid), which
         leaves the distribution over valid lengths unchanged.
@@ -282,7 +282,7 @@ class TokenTask(Task):
     kind: ClassVar[TaskKind] = "token"
     #: whether the sequence ends with ``<eos>`` (a target like any output token)
     ends_with_eos: ClassVar[bool] = True
-    #: K = offset_scale * (150 - L), e.g. 2 for tasks that copy their input (TASKS.md)
+    #: K = offset_scale * (150 - L), e.g. 2 for tasks that copy their input (docs/tasks.md)
     offset_scale: ClassVar[int] = 1
 
     # ----- what a task provides ---------------------------------------------------
@@ -368,7 +368,7 @@ class DFA:
     ``transitions[q][c]`` is the state after reading symbol ``c`` in state
     ``q``; state 0 is the start. Construction refuses an automaton that is not
     minimal (an unreachable state or two equivalent states), because the
-    allowed-next sets of TASKS.md are defined on the minimal DFA.
+    allowed-next sets of ``docs/tasks.md`` are defined on the minimal DFA.
 
     >>> ones = DFA.from_table({"q0": "dead q0", "dead": "dead dead"}, accepting=["q0"])
     >>> ones.accepts([1, 1]), ones.accepts([1, 0]), ones.dead_states

@@ -1,4 +1,4 @@
-"""The training recipe of the reference models (TASKS.md, "published figures").
+"""The training recipe of the reference models (``docs/tasks.md``, "Published figures").
 
 GPT-2 (:mod:`bench.model`) trained from scratch on fresh batches of lengths
 0-50, each sequence shifted by a random position offset (``offsets=False``

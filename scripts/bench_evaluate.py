@@ -6,7 +6,8 @@
 Prints the wall time, the peak resident memory (this process and the
 extraction children), and how the time splits between building the splits,
 the model's forward passes and the program interpreter, side by side with the
-targets of DESIGN.md (under 2 minutes and 4 GB for ``oracle``).
+targets in ``docs/architecture.md``, "Performance targets" (under 2 minutes
+and 4 GB for ``oracle``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The task suite: importing this package registers all 28 tasks of ``TASKS.md``.
+"""The task suite: importing this package registers all 28 tasks of ``docs/tasks.md``.
 
 One module per task or family; each says what its tasks are, where they come
 from, and keeps a dated version history. ``_template.py`` shows how to add a

@@ -72,7 +72,7 @@ class DistinctInputTask(TokenTask):
 
 
 def language_fields(name: str, symbols, description: str, dfa: DFA, min_length: int = 1) -> dict:
-    """The fields of a language task; all share the layout and ``n_positions`` (TASKS.md)."""
+    """The fields of a language task; all share the layout and ``n_positions`` (``docs/tasks.md``)."""
     return dict(
         name=name,
         version=VERSION,

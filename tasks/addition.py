@@ -9,7 +9,7 @@ are i.i.d. The training offset is at most ``2 * 151 - T`` for a sequence of
 Source: Huang et al., "A Formal Framework for Understanding Length
 Generalization in Transformers", ICLR 2025; Huang, Bakalova, Bhattamishra,
 Merrill, Hahn, "Discovering Interpretable Algorithms by Decompiling
-Transformers to RASP", 2026. Formats as in ``TASKS.md``.
+Transformers to RASP", 2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version

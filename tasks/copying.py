@@ -13,7 +13,7 @@ For all four ``L`` is the input length and the training offset is at most
 Source: Huang et al., "A Formal Framework for Understanding Length
 Generalization in Transformers", ICLR 2025; Huang, Bakalova, Bhattamishra,
 Merrill, Hahn, "Discovering Interpretable Algorithms by Decompiling
-Transformers to RASP", 2026. Formats as in ``TASKS.md``.
+Transformers to RASP", 2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version
@@ -56,7 +56,7 @@ class UniqueReverse(DistinctInputTask):
 class UniqueBigramCopy(TokenTask):
     """Copy a string in which every bigram is new.
 
-    Sampler (TASKS.md): ``min(16, L)`` symbols i.i.d. until their bigrams are
+    Sampler (``docs/tasks.md``): ``min(16, L)`` symbols i.i.d. until their bigrams are
     distinct, then a walk that appends a successor of the last symbol whose
     bigram is unused, preferring successors with the most unused outgoing
     bigrams (ties uniformly at random). Self-bigrams such as ``3 3`` count like

@@ -4,7 +4,7 @@ A word is balanced and never nests deeper than ``n``. The minimal DFA has
 ``n + 2`` states: the depths ``0..n`` (only depth 0 accepts) and a dead state
 reached by closing at depth 0 or opening at depth ``n``. ``L`` is even.
 
-Sampler (TASKS.md): from depth 0, alternate a run of ``a`` of length uniform
+Sampler (``docs/tasks.md``): from depth 0, alternate a run of ``a`` of length uniform
 in ``[1, min(n - depth, (L - written - depth) // 2)]`` and a run of ``b`` of
 length uniform in ``[1, depth]`` while ``written + depth < L``; then close
 with ``depth`` ``b``.
@@ -12,7 +12,7 @@ with ``depth`` ``b``.
 Source: as trained in Huang et al., "A Formal Framework for Understanding
 Length Generalization in Transformers", ICLR 2025; Huang, Bakalova,
 Bhattamishra, Merrill, Hahn, "Discovering Interpretable Algorithms by
-Decompiling Transformers to RASP", 2026. Formats as in ``TASKS.md``.
+Decompiling Transformers to RASP", 2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version

@@ -11,7 +11,7 @@
 Source: Huang et al., "A Formal Framework for Understanding Length
 Generalization in Transformers", ICLR 2025; Huang, Bakalova, Bhattamishra,
 Merrill, Hahn, "Discovering Interpretable Algorithms by Decompiling
-Transformers to RASP", 2026. Formats as in ``TASKS.md``.
+Transformers to RASP", 2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version
@@ -76,7 +76,7 @@ class Majority(TokenTask):
 
 
 def stream_length(total: int, lo: int, hi: int) -> int:
-    """Per-stream length ``m`` for a drawn total length, kept inside ``[lo, hi]`` (TASKS.md).
+    """Per-stream length ``m`` for a drawn total length, kept inside ``[lo, hi]`` (``docs/tasks.md``).
 
     ``m = round(total / 3)``, one less if ``3m > hi``, one more if ``3m < lo``.
     ``total / 3`` is never exactly half-way, so ``round`` has no tie to break.
@@ -97,7 +97,7 @@ class BinaryMajorityInterleave(TokenTask):
     """Majority bits of three interleaved untied bit streams.
 
     Lengths: the measure is the total input length, always ``3m``. Drawing a
-    length follows TASKS.md rather than plain rejection: a total ``L`` is
+    length follows ``docs/tasks.md`` rather than plain rejection: a total ``L`` is
     drawn uniformly from the (raised) range, ``m = round(L / 3)`` is moved
     back inside the range, and ``3m`` is returned, so every sequence respects
     its bin. A range without a multiple of 3 (e.g. 4-5) has no valid length.

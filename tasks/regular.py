@@ -15,7 +15,7 @@ Transformers to Recognize Formal Languages", EMNLP 2020; as trained in Huang
 et al., "A Formal Framework for Understanding Length Generalization in
 Transformers", ICLR 2025; Huang, Bakalova, Bhattamishra, Merrill, Hahn,
 "Discovering Interpretable Algorithms by Decompiling Transformers to RASP",
-2026. Formats as in ``TASKS.md``.
+2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version

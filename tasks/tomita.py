@@ -3,7 +3,7 @@
 - ``tomita1``: ``1*``; sampler ``1^L``.
 - ``tomita2``: ``(10)*``; even ``L``; sampler ``(10)^(L/2)``.
 - ``tomita3``: no odd run of 1s directly followed by an odd run of 0s (DFA
-  of TASKS.md); sampler: blocks of a random symbol, short blocks favoured.
+  below); sampler: blocks of a random symbol, short blocks favoured.
 - ``tomita4``: no ``000``; sampler appends uniform symbols, skipping a 0 that
   would make ``000``.
 - ``tomita5``: even numbers of 0s and of 1s; even ``L``.
@@ -16,7 +16,7 @@ last symbol, the set of tokens allowed next (from the minimal DFA below).
 Source: Tomita (1982); as trained in Huang et al., "A Formal Framework for
 Understanding Length Generalization in Transformers", ICLR 2025; Huang,
 Bakalova, Bhattamishra, Merrill, Hahn, "Discovering Interpretable Algorithms
-by Decompiling Transformers to RASP", 2026. Formats as in ``TASKS.md``.
+by Decompiling Transformers to RASP", 2026. Formats: ``docs/tasks.md``.
 
 Version history:
     1.0 (2026-11-30): first version

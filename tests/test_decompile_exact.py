@@ -1,4 +1,4 @@
-"""Equivalence tests pinning the decompiler's stages (DECOMPILE.md section 8, test invariants).
+"""Equivalence tests pinning the decompiler's stages (docs/decompile.md §8, test invariants).
 
 - the un-pruned stage-1 graph with the real LayerNorm reproduces the model's logits;
 - with linearised LayerNorms it is a close approximation (tomita1);

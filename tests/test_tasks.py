@@ -1,7 +1,7 @@
-"""The task suite against TASKS.md, with ground truth recomputed independently.
+"""The task suite against docs/tasks.md, with ground truth recomputed independently.
 
 The oracles below work on decoded symbols and are written from the task
-definitions (TASKS.md), not from the task classes: sorted output is the input
+definitions (docs/tasks.md), not from the task classes: sorted output is the input
 sorted by number, a language's allowed-next bits come from a regular
 expression for the language and a hand-written "can still be completed"
 predicate (itself checked by brute force against the expression).
@@ -26,7 +26,7 @@ from tasks.majority import stream_length
 BINS = {**TEST_SPLITS, "train": (0, 50)}
 NUMBERS = tuple(str(i) for i in range(150))
 
-# name: (kind, symbols, min length, n_positions) as in the tables of TASKS.md
+# name: (kind, symbols, min length, n_positions) as in the tables of docs/tasks.md
 SUITE = {
     "bin_majority": ("token", ("0", "1"), 1, 154),
     "majority": ("token", tuple("abcdefghijklmnopqrstuvwxyz"), 1, 154),
@@ -415,7 +415,7 @@ def test_unique_bigram_copy_reaches_150_without_getting_stuck():
         task.check(task.sample(MAX_LENGTH, rng))
 
 
-# the validity rules of TASKS.md, besides min <= L <= 150
+# the validity rules of docs/tasks.md, besides min <= L <= 150
 EVEN = {"tomita2", "tomita5", "d2", "d3", "d4", "d12", "aastar"}
 MULTIPLE_OF_4 = {"aaaastar", "ababstar"}
 

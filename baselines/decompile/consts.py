@@ -1,4 +1,4 @@
-"""The learned constants of the decompiled graph (DECOMPILE.md 1, 2.4, 3.1, 3.2).
+"""The learned constants of the decompiled graph (docs/decompile.md §1, §2.4, §3.1, §3.2).
 
 - ``log_var[target]``: log sigma^2 of the linearised LayerNorm of each consumer;
 - ``o[target]``: the pre-LayerNorm constant of each target (d,);

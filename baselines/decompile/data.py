@@ -3,7 +3,7 @@
 Batches come from the method's :class:`bench.methods.TaskView` sampler (its
 seeded rng), with positions starting at 0 as at test time unless ``offsets``
 is asked for. The original model's logits are computed once per batch and
-cached in the :class:`DataBatch` (DECOMPILE.md section 7). Scored positions
+cached in the :class:`DataBatch` (docs/decompile.md §7). Scored positions
 are the task's ``label_mask`` positions, the positions the harness scores.
 """
 

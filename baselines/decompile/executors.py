@@ -1,4 +1,4 @@
-"""Executors of the decompiled graphs (DECOMPILE.md 3.1-3.3), and the exact conversions between stages.
+"""Executors of the decompiled graphs, and the exact conversions between stages (docs/decompile.md §3.1-§3.3).
 
 Every executor reads its sources from a dictionary it fills itself, never from
 the model's residual stream:
@@ -266,7 +266,10 @@ def fold_stage2(W: Weights, g: PathGraph, C: Consts, keep: list[bool]) -> tuple[
 
 
 def stage3_from_stage2(W: Weights, g2: PathGraph, C: Consts) -> tuple[PathGraph, Consts]:
-    """Stage-3 form with every term on; c starts at the head's exact query constant (DECOMPILE.md 9.9)."""
+    """Stage-3 form with every term on; c starts at the head's exact query constant.
+
+    See docs/decompile.md §3.3 and §9.9.
+    """
     g3 = to_terms(g2)
     C = C.detached()
     for h in g3.heads:

@@ -1,6 +1,6 @@
 """The decompiler's graphs: stage-1 edges, the path graph (stages 2 and 3), dangling-edge removal.
 
-Stage 1 (DECOMPILE.md 3.1): sources ``wte``, ``wpe``, every head output
+Stage 1 (docs/decompile.md §3.1): sources ``wte``, ``wpe``, every head output
 ``attn-l-h`` and every ``mlp-l``; targets ``q/k/v`` of every head, every MLP
 and the unembedding ``lm``; an edge is allowed when its source comes earlier
 in the forward pass than its target (an MLP also reads its own layer's heads).

@@ -1,4 +1,4 @@
-"""The linear-LayerNorm assumption (DECOMPILE.md section 1).
+"""The linear-LayerNorm assumption (docs/decompile.md §1).
 
 Mean-centring is linear and kept; the per-token standard deviation is frozen
 to a learned constant sigma per consumer ("target") of a LayerNorm:

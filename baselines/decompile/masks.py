@@ -1,4 +1,4 @@
-"""Uniform-gradient mask sampling (Li & Janson 2024, Algorithm 1; DECOMPILE.md 3.5).
+"""Uniform-gradient mask sampling (Li & Janson 2024, Algorithm 1; docs/decompile.md §3.5).
 
 Each edge has a logit θ (initialised to 8) and keep probability p = sigmoid(θ).
 Per sample, u ~ U(0, 1), w = p(1 - p) (a constant) and

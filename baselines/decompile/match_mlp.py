@@ -1,4 +1,4 @@
-"""Primitive matching for (non-split) MLPs (DECOMPILE.md 4.1, the non-split library).
+"""Primitive matching for (non-split) MLPs (docs/decompile.md §4.1, the non-split library).
 
 The pipeline keeps MLPs un-split (``split_mlps=False``), so each MLP reads the
 sum of its input paths and the library is the non-split one:

@@ -1,4 +1,4 @@
-"""Primitive matching for attention and unembedding terms (DECOMPILE.md 4.2, greedy search).
+"""Primitive matching for attention and unembedding terms (docs/decompile.md §4.2, greedy search).
 
 Interactions are visited in order (layer, head, then the unembedding): every
 (q-path, k-path) term, every query-bias term, every logit table and the vocab

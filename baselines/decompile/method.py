@@ -1,4 +1,4 @@
-"""The ``decompile`` method: the published decompilation pipeline, on a CPU budget (DECOMPILE.md).
+"""The ``decompile`` method: the published decompilation pipeline, on a CPU budget (docs/decompile.md).
 
 ``extract(model, task)``:
 

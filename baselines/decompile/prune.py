@@ -1,4 +1,4 @@
-"""The three pruning stages and the simplified λ sweep (DECOMPILE.md 3, with the section-7 simplifications).
+"""The three pruning stages and the simplified λ sweep (docs/decompile.md §3, with the §7 simplifications).
 
 First (:func:`calibrate`, the published λ = -1e-6 run) the LayerNorm scales
 and pre-LN constants are fitted with every edge on; the stage-1 runs start

@@ -1,4 +1,4 @@
-"""Rendering a path graph as a program of the benchmark's language (DECOMPILE.md 2, 5).
+"""Rendering a path graph as a program of the benchmark's language (docs/decompile.md §2, §5).
 
 Every variable becomes a program variable over its basis: ``tokens`` and
 ``indices`` (one-hot cat values), an aggregate ``aggregate(soft_select(...),

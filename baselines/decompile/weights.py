@@ -1,4 +1,4 @@
-"""The reference GPT-2's weights as plain tensors, split per head (DECOMPILE.md section 0).
+"""The reference GPT-2's weights as plain tensors, split per head (docs/decompile.md §0).
 
 Every map is a right-multiplication (rows are vectors). Heads are split so that
 the decompiler can build one query, key, value and output map per head:

@@ -2,7 +2,7 @@
 
 Each helper returns fresh program variables, so one program may use a helper
 several times. Conventions: a "prefix" is the query position and every key
-before it (the interpreter enforces causality); token ids follow TASKS.md
+before it (the interpreter enforces causality); token ids follow docs/tasks.md
 (content symbols ``0..n-1``, then ``<bos> <sep> <eos> <pad>``).
 
 :func:`show` runs an oracle on one decoded sequence and prints its predictions

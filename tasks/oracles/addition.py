@@ -26,7 +26,7 @@ that marks the agreeing ``b`` digits reads the partner bit from them with
 wide exponent range, which the language's float64 expressions provide but a
 finite-precision transformer does not: it is a correct program, not a
 plausible circuit, consistent with trained models failing to length-generalize
-on this task (TASKS.md). Without such packing we
+on this task (docs/tasks.md, "Published figures"). Without such packing we
 found no construction: every other way needs a ``b`` digit to know ``q``.
 """
 
