@@ -11,6 +11,12 @@ on from there. ``--jobs N`` runs N extractions side by side (same results).
     python -m bench.evaluate decompile --jobs 2 --resume # slow methods: 2 at a time, restartable
     python -m bench.evaluate lookup --tasks sort count --limit 200
     python -m bench.evaluate path/to/method.py --models ./my_checkpoint --task sort
+    python -m bench.evaluate oracle --shard 2/3 --out b  # one part of a job array (bench.shard) ...
+    python -m bench.evaluate merge a b c --out m         # ... and the parts merged into one run
+    python -m bench.evaluate decompile --launcher slurm --shards 8   # submitit job array, then merge (bench.launch)
+
+``merge`` is a subcommand, not a method: a method module named ``merge`` is
+given as ``merge:ClassName`` or ``./merge.py``.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from bench.results import (
     write_text_atomic,
 )
 from bench.scoring import check_program_fits, is_success, score_program, summarize
+from bench import shard as sharding
 from bench.splits import load_splits, split_fingerprint
 from bench.task import Task, TaskError, get_task
 
@@ -66,7 +73,7 @@ MAX_JOBS = 64
 #: ``--seed`` lies in [0, this] (it is stored in results.json; int64 keeps it readable everywhere).
 MAX_SEED = 2**63 - 1
 #: What a run writes into ``--out`` (and the submission manifest that may sit beside it).
-RUN_OUTPUTS = ("results.json", "programs", "match_acc_by_length.png", "submission.json")
+RUN_OUTPUTS = ("results.json", "programs", "match_acc_by_length.png", "submission.json", sharding.MANIFEST)
 #: The largest results.json whose method name is read to decide whether ``--out`` may be reused.
 MAX_PREVIOUS_RESULTS_BYTES = 256 * 2**20
 
@@ -445,7 +452,51 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
     parser.add_argument("--no-prediction-cache", action="store_true",
                         help="compute non-zoo models' predictions afresh and do not store them in the cache folder")
+    cluster = parser.add_argument_group(
+        "sharding and clusters",
+        "--shard K/N runs part K of N of the selected models (round-robin over the sorted model ids) and writes "
+        "shard.json beside results.json; 'python -m bench.evaluate merge DIR... --out OUT' joins the parts. "
+        "--launcher runs all N parts as one submitit job array, then merges them into --out.")
+    cluster.add_argument("--shard", type=sharding.parse_shard, metavar="K/N", help="evaluate only shard K of N (1 <= K <= N)")
+    cluster.add_argument("--launcher", choices=("local", "slurm"),
+                         help="run --shards N shards with submitit (pip install 'rasp-bench[cluster]'): local "
+                              "subprocesses or a Slurm job array; shard folders go to OUT.shards/")
+    cluster.add_argument("--shards", type=_shards, metavar="N", help="number of shards for --launcher")
+    cluster.add_argument("--slurm-cpus", type=_positive_int, metavar="C",
+                         help="CPUs per shard job (default 1; --jobs + 1 with --jobs > 1)")
+    cluster.add_argument("--slurm-mem", type=_memory, metavar="MEM", help="memory per shard job, e.g. 16G or 8000M")
+    cluster.add_argument("--slurm-time", type=_positive_int, metavar="MINUTES",
+                         help="time limit per shard job in minutes (also the local launcher's timeout; "
+                              "default: the partition's for Slurm, a week for local)")
+    cluster.add_argument("--slurm-partition", metavar="NAME", help="Slurm partition to submit to")
     return parser.parse_args(argv)
+
+
+def _shards(text: str) -> int:
+    value = _positive_int(text)
+    if value > sharding.MAX_SHARDS:
+        raise argparse.ArgumentTypeError(f"expected at most {sharding.MAX_SHARDS} shards, got {text[:40]!r}")
+    return value
+
+
+def _memory(text: str) -> str:
+    if not re.fullmatch(r"[1-9][0-9]{0,8}[KMGT]?", text):
+        raise argparse.ArgumentTypeError(f"expected a memory size such as 16G or 8000M, got {text[:40]!r}")
+    return text
+
+
+def check_cluster_args(args: argparse.Namespace) -> None:
+    """Combinations of the sharding options that cannot be acted on."""
+    if args.shard and args.launcher:
+        raise UsageError("--shard K/N runs one shard; --launcher runs all of them (with --shards N): give one of the two")
+    if args.launcher and not args.shards:
+        raise UsageError(f"--launcher {args.launcher} needs --shards N (the number of shard jobs)")
+    if args.shards and not args.launcher:
+        raise UsageError("--shards N is for --launcher local|slurm; one shard of a job array is --shard K/N")
+    slurm_only = [name for name in ("slurm_cpus", "slurm_mem", "slurm_time", "slurm_partition")
+                  if getattr(args, name) is not None]
+    if slurm_only and not args.launcher:
+        raise UsageError(f"--{slurm_only[0].replace('_', '-')} is for --launcher slurm (or local)")
 
 
 def _positive_int(text: str) -> int:
@@ -497,16 +548,33 @@ def _fraction(text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["merge"]:
+        return sharding.merge_main(argv[1:])
     args = parse_args(argv)
+    if args.launcher:
+        from bench import launch
+
+        return launch.main(args)
     options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate, args.jobs,
                       not args.no_prediction_cache)
     try:
         if args.jobs > 1 and args.no_isolate:
             raise UsageError("--jobs runs extractions in child processes; it cannot be combined with --no-isolate")
+        check_cluster_args(args)
         method = resolve_method(args.method)
         out_dir = args.out or Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", method.name)
         check_out_dir(out_dir, method.name, args.resume)  # before any model is loaded
         refs = select_models(args.models, args.tasks, args.task)
+        if args.shard:
+            k, n = args.shard
+            manifest = sharding.write_manifest(out_dir, k, n, [ref.id for ref in refs], options.time_limit)
+            by_id = {}
+            for ref in refs:
+                by_id.setdefault(ref.id, ref)
+            refs = [by_id[model_id] for model_id in manifest.models]  # each model once, in selection order
+        else:
+            (out_dir / sharding.MANIFEST).unlink(missing_ok=True)  # left by an earlier --shard run
         results = new_results(method, args.method, options)
         todo = start_results(results, refs, out_dir, args.resume)
     except (MethodError, TaskError, hub.ModelError, UsageError, ResumeError) as exc:
@@ -523,6 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         bar.close()
+    if not results.models:  # an empty shard (more shards than models): results.json all the same
+        results.summary = summarize(results.models)
+        save_results(out_dir / "results.json", results)
+        print(f"no models in this shard; results: {out_dir / 'results.json'}")
+        return 0
     plot_match_by_length(results, out_dir / "match_acc_by_length.png")
     print(summary_table(results))
     if any(m.status == "error" for m in results.models):
