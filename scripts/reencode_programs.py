@@ -3,6 +3,7 @@
     python scripts/reencode_programs.py                                  # every submissions/*/, arrays exact
     python scripts/reencode_programs.py --float32-if-same                # also round tables to float32 ...
     python scripts/reencode_programs.py submissions/decompile --float32-if-same
+    python scripts/reencode_programs.py submissions/decompile --float32-if-same --skip addition,repeat_copy
 
 Every ``programs/*.json`` of each submission folder is read (all-JSON or
 already compact) and written again with :meth:`bench.program.Program.save`:
@@ -46,7 +47,7 @@ def log(message: str) -> None:
 
 def predictions(program, task, splits) -> list[np.ndarray]:
     """The program's predictions on every batch of the three bins, as scoring batches them."""
-    from bench.evaluate import BATCH_SIZE
+    from bench.scoring import BATCH_SIZE
     from bench.program import run_program
     from bench.results import BINS
     from bench.splits import split_batches
@@ -104,13 +105,15 @@ def replace_sha(text: str, old: str, new: str, where: str) -> str:
     return text.replace(needle, f'"program_sha256": "{new}"')
 
 
-def reencode_submission(folder: Path, float32_if_same: bool, kept: list[str]) -> None:
+def reencode_submission(folder: Path, float32_if_same: bool, kept: list[str], skip: set[str] = frozenset()) -> None:
     from bench.program.arrays import write_bytes_atomic
 
     results_path = folder / "results.json"
     text = results_path.read_text(encoding="utf-8")
     entries = {m["program_file"]: m for m in json.loads(text)["models"] if m.get("program_file")}
     for path in sorted((folder / "programs").glob("*.json")):
+        if path.stem in skip:
+            continue
         rel = path.relative_to(folder).as_posix()
         entry = entries.get(rel)
         old = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -135,12 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="*", type=Path, help="submission folders (default: every submissions/*/)")
     parser.add_argument("--float32-if-same", action="store_true",
                         help="round tables to float32 where no prediction on the frozen test splits changes")
+    parser.add_argument("--skip", default="", metavar="STEMS",
+                        help="comma-separated program names to leave as they are (e.g. addition,repeat_copy)")
     args = parser.parse_args(argv)
+    skip = {name for name in args.skip.split(",") if name}
     folders = args.folders or sorted(p for p in (ROOT / "submissions").iterdir() if (p / "results.json").is_file())
     kept: list[str] = []
     for folder in folders:
         log(f"{folder}: re-encoding")
-        reencode_submission(folder, args.float32_if_same, kept)
+        reencode_submission(folder, args.float32_if_same, kept, skip)
     if args.float32_if_same:
         log("float64 kept (rounding changes predictions): " + (", ".join(kept) if kept else "none"))
     return 0
