@@ -62,6 +62,22 @@ def _expect_selector(what: str, t: ValueType) -> None:
     expect_kind(what, t, "sel")
 
 
+def _expr_on_distinct_values(expr: Expr, k: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``expr(k, q) != 0`` for (B, 1, T) keys and (B, T, 1) queries, as a (B, T, T) bool array.
+
+    Evaluated once per distinct (query value, key value) pair of the batch when there are at
+    most ``_DENSE_GRID`` of them, then gathered: the same float operations on the same values,
+    so the same booleans (``+0.0`` and ``-0.0`` share an entry, and no operation of the
+    language gives them different truth values), B times less work on numeric positions.
+    """
+    k_values, k_index = np.unique(k, return_inverse=True)
+    q_values, q_index = np.unique(q, return_inverse=True)
+    if k_values.size * q_values.size > _DENSE_GRID:
+        return expr.eval_np({"k": k, "q": q}) != 0
+    table = expr.eval_np({"k": k_values[None, :], "q": q_values[:, None]}) != 0  # (n_q, n_k)
+    return table[q_index.reshape(q.shape), k_index.reshape(k.shape)]
+
+
 @register_op
 @dataclass(frozen=True, eq=False)
 class Select(Node):
@@ -130,7 +146,7 @@ class Select(Node):
                 table = self.expr.eval_np({"k": gk, "q": gq}) != 0  # (n_q, n_k)
                 selected = table[q, k]
             else:
-                selected = self.expr.eval_np({"k": k, "q": q}) != 0
+                selected = _expr_on_distinct_values(self.expr, k, q)
         return selected & ctx.causal
 
     def run_one(self, ctx, keys, queries):
