@@ -153,7 +153,8 @@ def _method_from_module(module, attr: str, spec: str):
     candidates = [
         value
         for value in vars(module).values()
-        if hasattr(value, "extract") and getattr(value, "__module__", module.__name__) == module.__name__
+        # defined in this module: not an imported module (numpy has an ``extract`` function) or object
+        if callable(getattr(value, "extract", None)) and getattr(value, "__module__", None) == module.__name__
     ]
     if len(candidates) != 1:
         found = "none" if not candidates else f"{len(candidates)}"

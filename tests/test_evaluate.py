@@ -48,6 +48,24 @@ def test_method_given_as_a_file_path(tmp_path):
         assert (out / m.program_file).is_file()
 
 
+def test_a_method_file_that_imports_numpy_and_torch_resolves(tmp_path):
+    """numpy has a module-level ``extract`` function: an imported module is not a method."""
+    path = write_method(tmp_path, """
+        import numpy as np
+        import torch
+        from numpy import extract  # an imported function with that name is not one either
+
+        import bench.program as rasp
+
+        class Mine:
+            name = "mine"
+
+            def extract(self, model, task):
+                return rasp.Program.for_task(task, rasp.map(rasp.tokens, "x", basis="tokens"), name="mine")
+    """)
+    assert resolve_method(str(path)).name == "mine"
+
+
 def test_method_given_as_a_module(tmp_path):
     method = resolve_method("baselines.lookup:Lookup")
     assert method.name == "lookup"
