@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 import bench
 from bench import hub
+from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs, positive_int as _positive_int
 from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
 from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
@@ -69,7 +70,6 @@ DEFAULT_THRESHOLD = 0.9
 #: ``--time-limit`` lies in (0, this]: a week (waiting longer overflows the timers the harness uses).
 MAX_TIME_LIMIT = 7 * 24 * 3600.0
 #: ``--jobs`` lies in [1, this].
-MAX_JOBS = 64
 #: ``--seed`` lies in [0, this] (it is stored in results.json; int64 keeps it readable everywhere).
 MAX_SEED = 2**63 - 1
 #: What a run writes into ``--out`` (and the submission manifest that may sit beside it).
@@ -499,23 +499,6 @@ def check_cluster_args(args: argparse.Namespace) -> None:
         raise UsageError(f"--{slurm_only[0].replace('_', '-')} is for --launcher slurm (or local)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_JOBS:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_JOBS} jobs, got {text!r}")
-    return value
-
-
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -534,16 +517,6 @@ def _time_limit(text: str) -> float:
     if not math.isfinite(value) or not 0 < value <= MAX_TIME_LIMIT:
         raise argparse.ArgumentTypeError(
             f"expected a finite number of seconds > 0 and <= {MAX_TIME_LIMIT:.0f}, got {text[:40]!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
 
 

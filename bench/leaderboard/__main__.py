@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs
 from bench.leaderboard.build import BuildError, build
 from bench.schema import printable
 from bench.leaderboard.harness import Harness
@@ -67,27 +68,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-rescore", action="store_true",
                         help="skip running programs and models (static checks only; faster, not a verification)")
     parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                        help="score programs in N worker processes (default 1; the verdicts do not depend on it)")
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"expected a whole number of processes from 1 to 256, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
+                        help=f"score programs in N worker processes, 1 to {MAX_JOBS} (default 1; the verdicts do not depend on it)")
 
 
 def _folders(paths: list[Path], root: Path) -> list[Path]:
