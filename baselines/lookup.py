@@ -24,6 +24,8 @@ from bench.predict import predict
 
 @register_method("lookup")
 class Lookup:
+    """One table from the current token to the model's most frequent prediction (the lower bound)."""
+
     name = "lookup"
 
     def __init__(self, n_samples: int = 1024, max_length: int = 50):

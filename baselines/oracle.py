@@ -13,6 +13,8 @@ from bench.oracles import get_oracle
 
 @register_method("oracle")
 class Oracle:
+    """The task's ground-truth program, whatever the model does (an upper bound on correctness)."""
+
     name = "oracle"
     parameters: dict = {}
 

@@ -73,7 +73,8 @@ MAX_TIME_LIMIT = 7 * 24 * 3600.0
 #: ``--seed`` lies in [0, this] (it is stored in results.json; int64 keeps it readable everywhere).
 MAX_SEED = 2**63 - 1
 #: What a run writes into ``--out`` (and the submission manifest that may sit beside it).
-RUN_OUTPUTS = ("results.json", "programs", "match_acc_by_length.png", "submission.json", sharding.MANIFEST)
+RUN_OUTPUTS = ("results.json", "programs", "errors", "diagnostics", "match_acc_by_length.png", "submission.json",
+               sharding.MANIFEST)
 #: The largest results.json whose method name is read to decide whether ``--out`` may be reused.
 MAX_PREVIOUS_RESULTS_BYTES = 256 * 2**20
 
@@ -147,6 +148,29 @@ def program_filename(model_id: str) -> str:
     return f"programs/{slug + '.' if slug else ''}{digest}.json"
 
 
+def error_filename(model_id: str) -> str:
+    """``errors/<name>.txt``: where the traceback of a failed extraction goes (named as the program would be)."""
+    return "errors/" + program_filename(model_id).removeprefix("programs/").removesuffix(".json") + ".txt"
+
+
+def portable_spec(spec: str) -> str:
+    """The METHOD argument as recorded in results.json: nothing of this machine's folders.
+
+    A registered name or a module (``pkg.mod:obj``) is kept as given; a file
+    path becomes relative to the current folder when the file lies under it,
+    else its file name alone (the ``:obj`` suffix kept).
+    """
+    module_part, colon, attr = spec.partition(":")
+    path = Path(module_part)
+    if not (module_part.endswith(".py") or path.is_file()):
+        return spec
+    try:
+        relative = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (OSError, ValueError, RuntimeError):
+        relative = path.name
+    return relative + colon + attr
+
+
 @dataclass
 class Prepared:
     """A model loaded with its task, frozen splits and the task view its extraction gets."""
@@ -190,7 +214,9 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
         size=None,
         cost=Cost(extract_seconds=round(extraction.seconds, 3), peak_memory_mb=round(extraction.peak_memory_mb, 1)),
         success=False,
+        lengths_sampled=extraction.lengths_sampled,
     )
+    save_traceback(out_dir, ref.id, extraction.traceback)
     program = extraction.program
     if program is None:
         return result
@@ -206,6 +232,15 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
     result.status, result.error = "ok", None
     result.success = is_success(result.metrics, options.match_threshold)
     return result
+
+
+def save_traceback(out_dir: Path, model_id: str, trace: str | None) -> None:
+    """Keep the traceback of a failed extraction in ``errors/``; remove an earlier one when there is none."""
+    path = out_dir / error_filename(model_id)
+    if trace:
+        write_text_atomic(path, trace)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def evaluate_model(method, ref: ModelRef, options: Options, out_dir: Path) -> ModelResult:
@@ -259,7 +294,7 @@ def new_results(method, spec: str, options: Options) -> Results:
         bench_version=bench.__version__,
         git_commit=git_commit(),
         date=now(),
-        method=MethodInfo(name=method.name, spec=spec, parameters=method_parameters(method)),
+        method=MethodInfo(name=method.name, spec=portable_spec(spec), parameters=method_parameters(method)),
         seed=options.seed,
         limit=options.limit,
         match_threshold=options.match_threshold,
@@ -311,11 +346,21 @@ def summary_table(results: Results) -> str:
         f"mean match_acc " + " / ".join(f"{s.mean_match_acc[b]:.3f}" for b in BINS)
         + (f", median n_ops over successes {s.median_n_ops:g}" if s.median_n_ops is not None else "")
     )
-    return tabulate(rows, headers=headers, tablefmt="github") + footer
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True) + footer
 
 
-def errors_report(results: Results) -> str:
-    return "\n".join(f"  {m.model.id}: {m.error}" for m in results.models if m.status == "error")
+def errors_report(results: Results, out_dir: Path | None = None, verbose: bool = False) -> str:
+    """One line per failed model (and where its traceback is kept); with ``verbose``, the tracebacks."""
+    lines = []
+    for m in results.models:
+        if m.status != "error":
+            continue
+        trace = out_dir / error_filename(m.model.id) if out_dir is not None else None
+        kept = trace is not None and trace.is_file()
+        lines.append(f"  {m.model.id}: {m.error}" + (f" (traceback: {trace})" if kept and not verbose else ""))
+        if kept and verbose:
+            lines.append("    " + trace.read_text(errors="replace").rstrip().replace("\n", "\n    "))
+    return "\n".join(lines)
 
 
 def plot_match_by_length(results: Results, path: Path) -> None:
@@ -331,7 +376,8 @@ def plot_match_by_length(results: Results, path: Path) -> None:
     n = len(by_task)
     cols = min(4, n)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows + 0.4), squeeze=False, sharey=True,
+                             layout="constrained")  # leaves room for the main title above the panel titles
     labels = ["0-50", "51-100", "101-150"]
     for ax, (task_name, models) in zip(axes.flat, sorted(by_task.items())):
         for m in models:
@@ -345,7 +391,6 @@ def plot_match_by_length(results: Results, path: Path) -> None:
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle(f"{results.method.name}: match_acc against input length", fontsize=10)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
@@ -432,7 +477,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.evaluate",
         description="Score a program-extraction method for faithfulness, size and length generalization.",
     )
-    parser.add_argument("method", help="registered name (oracle, lookup, ...), pkg.mod[:obj], or path/to/method.py")
+    parser.add_argument("method", nargs="?",
+                        help="registered name (see --list), pkg.mod[:obj], or path/to/method.py")
+    parser.add_argument("--list", action="store_true", help="list the registered methods and exit")
     parser.add_argument("--tasks", nargs="+", metavar="TASK", help="only models of these tasks")
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="zoo ids, Hub repo ids, or local GPT-2 folders")
     parser.add_argument("--task", help="the task of the --models given as folders or Hub repos without rasp_bench metadata")
@@ -450,6 +497,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="keep the models an earlier run with the same settings finished in --out "
                              "(refused when its results.json was made with other settings)")
     parser.add_argument("--no-isolate", action="store_true", help="run extraction in this process (for debugging)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print the traceback of every failed extraction (always kept in OUT/errors/)")
     parser.add_argument("--no-prediction-cache", action="store_true",
                         help="compute non-zoo models' predictions afresh and do not store them in the cache folder")
     cluster = parser.add_argument_group(
@@ -469,7 +518,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          help="time limit per shard job in minutes (also the local launcher's timeout; "
                               "default: the partition's for Slurm, a week for local)")
     cluster.add_argument("--slurm-partition", metavar="NAME", help="Slurm partition to submit to")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.method and not args.list:
+        parser.error("the following arguments are required: method (or --list)")
+    return args
+
+
+def list_methods() -> str:
+    """The registered methods, one per line, with the first line of each one's description."""
+    from bench.methods import method_descriptions
+
+    rows = [[name, text] for name, text in method_descriptions().items()]
+    return (tabulate(rows, headers=["method", "what it does"], tablefmt="plain")
+            + "\n\nAlso accepted: pkg.mod[:obj] or path/to/method.py (the method API: bench/methods.py).")
 
 
 def _shards(text: str) -> int:
@@ -525,6 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["merge"]:
         return sharding.merge_main(argv[1:])
     args = parse_args(argv)
+    if args.list:
+        print(list_methods())
+        return 0
     if args.launcher:
         from bench import launch
 
@@ -572,8 +636,11 @@ def main(argv: list[str] | None = None) -> int:
     plot_match_by_length(results, out_dir / "match_acc_by_length.png")
     print(summary_table(results))
     if any(m.status == "error" for m in results.models):
-        print("extraction failures:\n" + errors_report(results))
+        print("extraction failures:\n" + errors_report(results, out_dir, args.verbose))
     print(f"results: {out_dir / 'results.json'}")
+    if all(m.status == "error" for m in results.models):
+        print(f"error: no extraction succeeded ({len(results.models)} failed)", file=sys.stderr)
+        return 1
     return 0
 
 

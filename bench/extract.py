@@ -28,12 +28,18 @@ from typing import Optional
 from bench.program import Program, ProgramError
 
 
+#: The most characters of a failed extraction's traceback that are kept (its last lines).
+MAX_TRACEBACK_CHARS = 20_000
+
+
 @dataclass
 class Extraction:
     program: Optional[Program]
     error: Optional[str]
     seconds: float
     peak_memory_mb: float
+    traceback: Optional[str] = None  # where the method raised, for an exception in extract()
+    lengths_sampled: Optional[list[int]] = None  # [lo, hi] asked of the task view's sampler
 
 
 def _rss_mb() -> float:
@@ -63,10 +69,11 @@ def _extract_to_json(method, model, task_view) -> dict:
             outcome = {"program": program.to_json()}
     except Exception as exc:  # the method's own failure is data, recorded for this model
         seconds = time.perf_counter() - start
-        frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": "".join(frames[-6:])}
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        outcome = {"error": f"{type(exc).__name__}: {exc}", "traceback": text[-MAX_TRACEBACK_CHARS:]}
     outcome["seconds"] = seconds
     outcome["peak_memory_mb"] = max(0.0, _peak_rss_mb() - start_rss)
+    outcome["lengths_sampled"] = getattr(task_view, "lengths_sampled", None)
     return outcome
 
 
@@ -84,17 +91,28 @@ def _child(conn, method, model, task_view) -> None:
         conn.close()
 
 
+def _lengths(value) -> Optional[list[int]]:
+    """``[lo, hi]`` as two integers, or None for anything else."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [int(v) for v in value]
+    return None
+
+
 def _collect(outcome: dict, time_limit: float) -> Extraction:
     seconds = float(outcome.get("seconds", 0.0))
     memory = float(outcome.get("peak_memory_mb", 0.0))
+    lengths = _lengths(outcome.get("lengths_sampled"))
     if "error" in outcome:
-        return Extraction(None, outcome["error"], seconds, memory)
+        trace = outcome.get("traceback")
+        return Extraction(None, outcome["error"], seconds, memory,
+                          trace[-MAX_TRACEBACK_CHARS:] if isinstance(trace, str) else None, lengths)
     if seconds > time_limit:
-        return Extraction(None, f"extraction took {seconds:.0f} s, over the limit of {time_limit:.0f} s", seconds, memory)
+        return Extraction(None, f"extraction took {seconds:.0f} s, over the limit of {time_limit:.0f} s", seconds,
+                          memory, lengths_sampled=lengths)
     try:
-        return Extraction(Program.from_json(outcome["program"]), None, seconds, memory)
+        return Extraction(Program.from_json(outcome["program"]), None, seconds, memory, lengths_sampled=lengths)
     except ProgramError as exc:
-        return Extraction(None, f"invalid program: {exc}", seconds, memory)
+        return Extraction(None, f"invalid program: {exc}", seconds, memory, lengths_sampled=lengths)
 
 
 class Running:

@@ -257,16 +257,30 @@ def load_checkpoint(spec: str, *, task: str | None = None, revision: str | None 
         model, digest = _read_folder(path)
         found = _check_task(model, task, str(path))
         return ReferenceModel(model, found.name, None, str(path), "local", str(path), None, digest)
-    if spec.count("/") == 1 and not path.exists():
+    if spec.count("/") == 1 and not path.exists() and not spec.startswith((".", "/", "~")):
         revision = revision or "main"
         try:
             folder = hub_download(spec, revision)
         except ModelError:
             raise
         except Exception as err:  # noqa: BLE001
-            raise ModelError(f"cannot fetch Hub repo {spec}@{revision}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+            first = str(err).splitlines()[0] if str(err) else ""
+            raise ModelError(f"{spec!r} is not a local folder (no such path), and Hub repo {spec}@{revision} cannot be "
+                             f"fetched: {type(err).__name__}: {first}") from None
         model, digest = _read_folder(folder)
         found = _check_task(model, task, f"{spec}@{revision}")
         return ReferenceModel(model, found.name, None, spec, "hub", str(folder), revision, digest)
-    known = ", ".join(model_ids(zoo)) or "none"
-    raise ModelError(f"{spec!r} is neither a zoo model id ({known}), a checkpoint folder, nor a Hub repo id 'org/name'")
+    raise ModelError(_unknown_model(spec, path, model_ids(zoo)))
+
+
+def _unknown_model(spec: str, path: Path, known: list[str]) -> str:
+    """Why ``spec`` names no model: a file, a missing folder, or an unknown zoo id (with the closest ids)."""
+    if path.exists():
+        return f"{spec!r} is a file, not a checkpoint folder (a folder with config.json and model.safetensors)"
+    if os.sep in spec or "/" in spec or spec.startswith((".", "~")):
+        return f"{spec!r} does not exist (no such folder), and it is not a Hub repo id 'org/name'"
+    close = difflib.get_close_matches(spec, known, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = f" Zoo ids: {', '.join(sorted(known))}." if known else " The zoo is empty."
+    return (f"{spec!r} is not a zoo model id, a checkpoint folder (no such path) or a Hub repo id 'org/name'."
+            f"{hint}{listing}")

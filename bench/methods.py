@@ -29,7 +29,7 @@ import difflib
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
@@ -82,6 +82,19 @@ def _load_baselines() -> None:
 def method_names() -> list[str]:
     _load_baselines()
     return sorted(_REGISTRY.keys() | _DEFERRED.keys())
+
+
+def method_descriptions() -> dict[str, str]:
+    """Every registered name with the first line of its class's (or factory's) docstring, sorted by name."""
+    _load_baselines()
+    for name, module in _DEFERRED.items():
+        if name not in _REGISTRY:
+            importlib.import_module(module)
+    out = {}
+    for name in sorted(_REGISTRY):
+        doc = (getattr(_REGISTRY[name], "__doc__", None) or "").strip()
+        out[name] = doc.splitlines()[0] if doc else ""
+    return out
 
 
 def resolve_method(spec: str):
@@ -191,16 +204,30 @@ class TaskView:
     """What a method may know about a task: its definition and a sampler, not the test splits.
 
     ``rng`` is seeded by the harness from the run's seed and the model, so a
-    method that draws its samples from it is reproducible.
+    method that draws its samples from it is reproducible. The view notes the
+    range of lengths asked of :meth:`sample_batch` (``lengths_sampled``); the
+    harness records it per model, and ``bench.leaderboard init`` proposes it as
+    the submission's ``lengths_seen``.
     """
 
     task: Task
     rng: np.random.Generator
+    _lengths: list = field(default_factory=list, repr=False, compare=False)  # [lo, hi] once sampled
 
     def __getattr__(self, name: str):
         # name, version, kind, symbols, vocab, layout, n_positions, min_length, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
         return getattr(self.task, name)
 
     def sample_batch(self, n: int, lo: int = 0, hi: int = 50, *, offsets: bool = False) -> Batch:
         """``n`` sequences with lengths drawn from ``[lo, hi]``, positions from 0 by default."""
-        return self.task.sample_batch(n, lo, hi, self.rng, offsets=offsets)
+        batch = self.task.sample_batch(n, lo, hi, self.rng, offsets=offsets)
+        seen = self._lengths
+        seen[:] = [min(lo, seen[0]), max(hi, seen[1])] if seen else [lo, hi]
+        return batch
+
+    @property
+    def lengths_sampled(self) -> list[int] | None:
+        """``[lo, hi]``: the widest range of lengths asked of :meth:`sample_batch` so far; None before any."""
+        return [int(v) for v in self._lengths] if self._lengths else None

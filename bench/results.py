@@ -81,6 +81,7 @@ class ModelResult:
     size: Optional[Size]
     cost: Optional[Cost]
     success: bool  # match_acc >= match_threshold on every bin
+    lengths_sampled: Optional[list[int]] = None  # [lo, hi] the method asked of the task view's sampler; null: none
 
 
 @dataclass

@@ -312,6 +312,8 @@ def merge(folders: list[Path], out_dir: Path):
             files += _read_program(folder, entry, shard_label)
     for file_name, data in files:
         write_bytes_atomic(out_dir / "programs" / file_name, data)
+    for folder, _, entry in entries:
+        _copy_side_files(folder, entry.model.id, out_dir)
     merged = first_results
     merged.models = [entry for _, _, entry in entries]
     merged.summary = summarize(merged.models)
@@ -322,6 +324,24 @@ def merge(folders: list[Path], out_dir: Path):
     if merged.models:
         plot_match_by_length(merged, out_dir / "match_acc_by_length.png")
     return merged
+
+
+#: The largest side file (a traceback, a model's diagnostics) that merge copies; a bigger one is left out.
+MAX_SIDE_FILE_BYTES = 4 << 20
+
+
+def _copy_side_files(folder: Path, model_id: str, out_dir: Path) -> None:
+    """Copy what a run keeps beside a model's program (``errors/<name>.txt``) into the merged run, if present."""
+    from bench.evaluate import error_filename
+    from bench.program.arrays import write_bytes_atomic
+
+    for name in (error_filename(model_id),):
+        source = folder / name
+        try:
+            if source.is_file() and not source.is_symlink() and source.stat().st_size <= MAX_SIDE_FILE_BYTES:
+                write_bytes_atomic(out_dir / name, source.read_bytes())
+        except OSError:
+            continue  # a side file is a convenience: the merge does not depend on it
 
 
 def merge_main(argv: list[str]) -> int:

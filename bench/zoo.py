@@ -141,8 +141,9 @@ def _fingerprints(task) -> dict | None:
 
 
 def zoo_rows(zoo: Path | None = None) -> list[list]:
+    """One row per zoo model, sorted by model id."""
     rows = []
-    for model_id, e in load_manifest(zoo)["models"].items():
+    for model_id, e in sorted(load_manifest(zoo)["models"].items()):
         a = e["arch"]
         rows.append(
             [model_id, e["task"], e["role"], f"{a['n_layer']}L {a['n_head']}H d{a['n_embd']}", e["steps"]]
@@ -241,7 +242,7 @@ def cmd_eval(args) -> int:
             ok = abs(measured[split] - recorded) <= args.tol
             bad += not ok
             rows.append([model_id, split, f"{recorded:.4f}", f"{measured[split]:.4f}", "ok" if ok else "DIFFERS"])
-    print(tabulate(rows, headers=["model", "bin", "manifest", "measured", ""]))
+    print(tabulate(rows, headers=["model", "bin", "manifest", "measured", ""], disable_numparse=True))
     return 1 if bad else 0
 
 

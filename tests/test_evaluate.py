@@ -124,7 +124,7 @@ GARBAGE_AND_HANG = """
 
 def test_garbage_and_hanging_methods_are_failures(tmp_path):
     code, out = run(tmp_path, str(write_method(tmp_path, GARBAGE_AND_HANG)), "--time-limit", "3")
-    assert code == 0
+    assert code == 1  # no model's extraction succeeded
     by_id = {m.model.id: m for m in load_results(out / "results.json").models}
     assert "not a bench.program.Program" in by_id["bin_majority"].error
     assert "did not finish within 3 s" in by_id["tomita1"].error
@@ -160,7 +160,7 @@ def test_the_method_never_receives_a_test_split(tmp_path, monkeypatch):
     assert len(seen) == 2
     for s in seen:
         assert s["model"] == "GPT2" and s["task"] == "TaskView"
-        assert s["task_fields"] == ["rng", "task"]
+        assert s["task_fields"] == ["_lengths", "rng", "task"]  # _lengths: the range asked of sample_batch
         assert not any(s["is_dataset"])
 
 

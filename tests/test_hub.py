@@ -148,5 +148,17 @@ def test_config_that_is_not_gpt2_is_refused(tmp_path):
 
 
 def test_unusable_spec_is_one_clear_error(zoo, tmp_path):
-    with pytest.raises(ModelError, match="neither a zoo model id"):
+    with pytest.raises(ModelError, match="does not exist \\(no such folder\\)"):
         load_checkpoint(str(tmp_path / "nowhere" / "deeper"))
+
+
+def test_a_file_is_not_a_checkpoint_folder(zoo, tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"x")
+    with pytest.raises(ModelError, match="is a file, not a checkpoint folder"):
+        load_checkpoint(str(tmp_path / "weights.bin"))
+
+
+def test_misspelled_zoo_id_gets_a_suggestion(zoo):
+    with pytest.raises(ModelError, match="Did you mean 'tiny'") as caught:
+        load_checkpoint("tinyy")
+    assert "is not a zoo model id" in str(caught.value)

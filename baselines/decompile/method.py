@@ -86,6 +86,8 @@ class Config:
 
 @register_method("decompile")
 class Decompile:
+    """Prunes the model into a sparse program, then matches its parts to RASP primitives (docs/decompile.md)."""
+
     name = "decompile"
 
     def __init__(self, config: Config | None = None, **overrides):
@@ -153,7 +155,7 @@ class Decompile:
 
 @register_method("decompile-50")
 class DecompileTrainLengths(Decompile):
-    """``decompile`` pruned and matched on training lengths (0-50) only.
+    """decompile, pruned and matched on training lengths (0-50) only.
 
     The harness scores it on every bin, so its 51-100 and 101-150 scores are
     faithfulness at lengths the method never saw.

@@ -70,10 +70,10 @@ class Program:
             object.__setattr__(self, key, value)
 
     @classmethod
-    def for_task(cls, task, output: Node, name: str | None = None) -> "Program":
-        """A program with the vocabulary size, kind and ``n_positions`` of ``task``."""
+    def for_task(cls, task, output: Node, name: str | None = None, notes: str = "") -> "Program":
+        """A program with the vocabulary size, kind and ``n_positions`` of ``task`` (and the method's ``notes``)."""
         return cls(output, vocab_size=task.vocab_size, kind=task.kind, n_positions=task.n_positions,
-                   name=name or task.name)
+                   name=name or task.name, notes=notes)
 
     # ----- JSON ---------------------------------------------------------------
     def to_json(self) -> dict:
