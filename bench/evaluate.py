@@ -58,9 +58,12 @@ from bench.results import (
     Size,
     TaskInfo,
     save_results,
+    write_json_atomic,
     write_text_atomic,
 )
-from bench.scoring import check_program_fits, is_success, score_program, summarize
+from bench.inspect import diagnose
+from bench.program.cost import CostError
+from bench.scoring import check_program_fits, is_success, summarize
 from bench import shard as sharding
 from bench.splits import load_splits, split_fingerprint
 from bench.task import Task, TaskError, get_task
@@ -148,6 +151,11 @@ def program_filename(model_id: str) -> str:
     return f"programs/{slug + '.' if slug else ''}{digest}.json"
 
 
+def diagnostics_filename(model_id: str) -> str:
+    """``diagnostics/<name>.json``: where a program disagrees with its model (``python -m bench.inspect``)."""
+    return "diagnostics/" + program_filename(model_id).removeprefix("programs/")
+
+
 def error_filename(model_id: str) -> str:
     """``errors/<name>.txt``: where the traceback of a failed extraction goes (named as the program would be)."""
     return "errors/" + program_filename(model_id).removeprefix("programs/").removesuffix(".json") + ".txt"
@@ -225,10 +233,17 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
     except TaskError as exc:
         result.error = str(exc)
         return result
+    try:  # scored once, keeping where it disagrees with the model (bench.inspect reads it back)
+        diagnostics = diagnose(program, task, splits, prepared.predictions, options.limit)
+    except CostError as exc:
+        result.error = f"the program is over the scoring limits: {exc}"
+        return result
     result.program_file = program_filename(ref.id)
     result.program_sha256 = program.save(out_dir / result.program_file)  # JSON + .safetensors sidecar
-    result.metrics = score_program(program, task, splits, prepared.predictions, options.limit)
     result.size = Size(n_ops=program.n_ops, depth=program.depth, n_params=program.n_params)
+    diagnostics.model = ref.id
+    write_json_atomic(out_dir / diagnostics_filename(ref.id), diagnostics.to_json())
+    result.metrics = diagnostics.metrics()  # exactly what score_program gives
     result.status, result.error = "ok", None
     result.success = is_success(result.metrics, options.match_threshold)
     return result
@@ -387,7 +402,7 @@ def plot_match_by_length(results: Results, path: Path) -> None:
         ax.set_ylim(-0.05, 1.05)
         ax.axhline(results.match_threshold, color="grey", lw=0.6, ls="--")
         ax.tick_params(labelsize=7)
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=6, loc="best")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.suptitle(f"{results.method.name}: match_acc against input length", fontsize=10)

@@ -21,15 +21,34 @@ token is equal, or when every bit of the set is equal.
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from bench.program.cost import MAX_SCORING_BYTES, MAX_WORK_PER_SEQUENCE
 from bench.results import BINS, BinMetrics, ModelResult, Summary
 from bench.task import Batch
 
 #: Sequences per scored batch (sorted by length, so that a batch pads little).
 BATCH_SIZE = 250
+#: Wall-clock seconds a program may run while it is scored on all bins: a backstop behind the cost
+#: bound (the slowest shipped program, decompile's addition, takes about 6 minutes on one core).
+MAX_SCORING_SECONDS = 1800.0
+
+
+@dataclass(frozen=True)
+class ScoringLimits:
+    """What running one untrusted program may use while it is scored (see :mod:`bench.program.cost`).
+
+    A program over ``max_bytes`` or ``max_work`` for one sequence of the longest scored length is
+    refused before it runs; chunks are sized to stay under ``max_bytes``; after ``seconds`` it is
+    stopped. Each raises :class:`bench.program.cost.CostError`, naming what is over.
+    """
+
+    max_bytes: int = MAX_SCORING_BYTES
+    max_work: int = MAX_WORK_PER_SEQUENCE
+    seconds: float = MAX_SCORING_SECONDS
 
 
 def position_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -126,19 +145,30 @@ def model_batches(task, splits, predictions, limit: int | None = None) -> dict[s
     return out
 
 
-def count_bins(program, batches: dict[str, list[tuple[Batch, np.ndarray]]]) -> dict[str, BinMetrics]:
-    """Run ``program`` on every batch and count agreement with the model, per bin."""
-    from bench.program import run_program
+def count_bins(program, batches: dict[str, list[tuple[Batch, np.ndarray]]],
+               limits: ScoringLimits = ScoringLimits()) -> dict[str, BinMetrics]:
+    """Run ``program`` on every batch and count agreement with the model, per bin, within ``limits``.
 
+    Raises :class:`bench.program.cost.CostError` for a program over the limits (before it runs,
+    or when its time runs out).
+    """
+    from bench.program import run_program
+    from bench.program.cost import check_cost
+    from bench.program.interpret_fast import Budget
+
+    widths = [batch.input_ids.shape[1] for pairs in batches.values() for batch, _ in pairs]
+    cost = check_cost(program, max(widths, default=1), limits.max_bytes, limits.max_work)
+    budget = Budget(cost, limits.max_bytes, time.monotonic() + limits.seconds)
     metrics = {}
     for bin_name, pairs in batches.items():
         counts = BinCounts()
         for batch, model_prediction in pairs:
-            counts.add(batch, model_prediction, run_program(program, batch))
+            counts.add(batch, model_prediction, run_program(program, batch, budget=budget))
         metrics[bin_name] = counts.metrics()
     return metrics
 
 
-def score_program(program, task, splits, predictions, limit: int | None = None) -> dict[str, BinMetrics]:
+def score_program(program, task, splits, predictions, limit: int | None = None,
+                  limits: ScoringLimits = ScoringLimits()) -> dict[str, BinMetrics]:
     """Per-bin metrics of ``program`` against a model's predictions on the frozen splits."""
-    return count_bins(program, model_batches(task, splits, predictions, limit))
+    return count_bins(program, model_batches(task, splits, predictions, limit), limits)

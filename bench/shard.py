@@ -331,11 +331,11 @@ MAX_SIDE_FILE_BYTES = 4 << 20
 
 
 def _copy_side_files(folder: Path, model_id: str, out_dir: Path) -> None:
-    """Copy what a run keeps beside a model's program (``errors/<name>.txt``) into the merged run, if present."""
-    from bench.evaluate import error_filename
+    """Copy what a run keeps beside a model's program (its traceback, its diagnostics) into the merged run."""
+    from bench.evaluate import diagnostics_filename, error_filename
     from bench.program.arrays import write_bytes_atomic
 
-    for name in (error_filename(model_id),):
+    for name in (error_filename(model_id), diagnostics_filename(model_id)):
         source = folder / name
         try:
             if source.is_file() and not source.is_symlink() and source.stat().st_size <= MAX_SIDE_FILE_BYTES:

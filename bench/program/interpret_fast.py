@@ -17,8 +17,12 @@ memory), and returns 0 / all-False predictions at padded positions.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 import numpy as np
 
+from .cost import CostError, OverTimeError
 from .errors import ProgramError
 from .exactdot import one_blas_thread
 from .fast_attention import dense
@@ -57,8 +61,12 @@ def _ids_and_lengths(program, batch, lengths=None) -> tuple[np.ndarray, np.ndarr
     return ids, lengths
 
 
-def _run(program, ids: np.ndarray, keep: bool) -> dict:
-    """Every node's value (``keep``) or just the output's, freeing values after their last use."""
+def _run(program, ids: np.ndarray, keep: bool, deadline: float | None = None) -> dict:
+    """Every node's value (``keep``) or just the output's, freeing values after their last use.
+
+    With a ``deadline`` (``time.monotonic()``), :class:`.cost.OverTimeError` once it has passed
+    (checked after every node: one node of a chunk takes a bounded time, see :mod:`.cost`).
+    """
     ctx = BatchContext(tokens=ids, sizes=program.sizes)
     last_use = {}
     for position, node in enumerate(program.nodes):
@@ -71,6 +79,8 @@ def _run(program, ids: np.ndarray, keep: bool) -> dict:
             ctx.in_types = [program.types[v] for v in inputs]
             ctx.out = program.types[node]
             values[node] = node.run_batch(ctx, *[values[v] for v in inputs])
+            if deadline is not None and time.monotonic() > deadline:
+                raise OverTimeError(f"the time budget for running this program ran out (at node {program.ids[node]!r})")
             if not keep:
                 for v in set(inputs):
                     if last_use[v] == position and v is not program.output:
@@ -99,23 +109,45 @@ def predictions(program, output: np.ndarray) -> np.ndarray:
     return output > 0
 
 
-def _chunks(program, ids: np.ndarray, lengths: np.ndarray, chunk_pairs: int):
+@dataclass(frozen=True)
+class Budget:
+    """Bounds on one run: chunks sized so that :mod:`.cost`'s bound stays under ``max_bytes``, and a deadline.
+
+    ``deadline`` is a ``time.monotonic()`` value, checked after every node; past it,
+    :class:`.cost.OverTimeError` is raised.
+    """
+
+    cost: object  # a cost.ProgramCost
+    max_bytes: int
+    deadline: float | None = None
+
+    def rows(self, width: int) -> int:
+        return self.cost.rows_within(width, self.max_bytes)
+
+
+def _chunks(program, ids: np.ndarray, lengths: np.ndarray, chunk_pairs: int, budget: Budget | None = None):
     """(rows, width, output value) per chunk: rows of similar length, cropped to the longest."""
     B = ids.shape[0]
     order = np.argsort(lengths, kind="stable")
     start = 0
     while start < B:  # lengths ascend along `order`: the chunk's last row is its longest
         stop = start + 1
-        while stop < B and (stop + 1 - start) * max(int(lengths[order[stop]]), 1) ** 2 <= chunk_pairs:
+        while stop < B and (stop + 1 - start) * max(int(lengths[order[stop]]), 1) ** 2 <= chunk_pairs and (
+                budget is None or stop + 1 - start <= budget.rows(int(lengths[order[stop]]))):
             stop += 1
         rows = order[start:stop]
         width = int(lengths[rows].max())
+        if budget is not None and budget.rows(width) < 1:
+            raise CostError(f"one sequence of length {width} needs more than the memory budget of "
+                            f"{budget.max_bytes / 2**20:,.0f} MiB")
         if width > 0:
-            yield rows, width, _run(program, ids[rows, :width], keep=False)[program.output]
+            deadline = budget.deadline if budget is not None else None
+            yield rows, width, _run(program, ids[rows, :width], keep=False, deadline=deadline)[program.output]
         start = stop
 
 
-def run_program_with_outputs(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS):
+def run_program_with_outputs(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS,
+                             budget: Budget | None = None):
     """:func:`run_program`'s predictions and the output variable's values, both (B, T, ...), 0 when padded."""
     ids, lengths = _ids_and_lengths(program, batch, lengths)
     B, T = ids.shape
@@ -124,7 +156,7 @@ def run_program_with_outputs(program, batch, lengths=None, *, chunk_pairs: int =
     out_type = program.types[program.output]
     raw = np.zeros((B, T) + ((program.sizes[out_type.basis],) if out_type.kind == "vec" else ()),
                    dtype=np.int64 if out_type.kind == "cat" else np.float64)
-    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs):
+    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs, budget):
         real = np.arange(width) < lengths[rows][:, None]
         pred = predictions(program, value)
         pred = np.where(real[..., None], pred, False) if not token_kind else np.where(real, pred, 0)
@@ -133,18 +165,21 @@ def run_program_with_outputs(program, batch, lengths=None, *, chunk_pairs: int =
     return out, raw
 
 
-def run_program(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS) -> np.ndarray:
+def run_program(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS,
+                budget: Budget | None = None) -> np.ndarray:
     """Predictions like a model's: (B, T) int64 for token tasks, (B, T, V) bool for token sets.
 
     ``batch`` is a ``bench.task.Batch`` (``input_ids``, ``lengths``), a pair
     ``(input_ids, lengths)`` or an ``input_ids`` array (all positions real).
-    Positions at or past a sequence's length hold 0 / False.
+    Positions at or past a sequence's length hold 0 / False. With a ``budget``
+    (untrusted programs), chunks are also sized by the memory bound and the
+    deadline is checked after each (:class:`.cost.CostError` when over).
     """
     ids, lengths = _ids_and_lengths(program, batch, lengths)
     B, T = ids.shape
     token_kind = program.kind == "token"
     out = np.zeros((B, T), dtype=np.int64) if token_kind else np.zeros((B, T, program.vocab_size), dtype=bool)
-    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs):
+    for rows, width, value in _chunks(program, ids, lengths, chunk_pairs, budget):
         pred = predictions(program, value)
         real = np.arange(width) < lengths[rows][:, None]
         pred = np.where(real[..., None], pred, False) if not token_kind else np.where(real, pred, 0)
