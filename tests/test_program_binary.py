@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,6 +165,28 @@ def test_missing_sidecar_is_refused(tmp_path):
     path, _ = saved(tmp_path)
     (tmp_path / "big.safetensors").unlink()
     refused(path, "big.safetensors", "does not exist")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_sidecar_or_program_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    path, _ = saved(tmp_path)
+    sidecar = tmp_path / "big.safetensors"
+    sidecar.unlink()
+    os.mkfifo(sidecar)  # opening it for reading would wait for a writer forever
+    refused(path, "big.safetensors", "not a regular file")
+    fifo_program = tmp_path / "fifo.json"
+    os.mkfifo(fifo_program)
+    refused(fifo_program, "fifo.json", "not a regular file")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_a_sidecar_that_is_a_device_is_refused(tmp_path):
+    path, _ = saved(tmp_path)
+    sidecar = tmp_path / "big.safetensors"
+    sidecar.unlink()
+    sidecar.symlink_to("/dev/zero")  # a link out of the folder: refused before it is opened
+    refused(path, "big.safetensors", "link out of the program's folder")
+    refused(Path("/dev/zero"), "zero", "not a regular file")
 
 
 def test_wrong_shape_or_dtype_in_the_header_is_refused(tmp_path):

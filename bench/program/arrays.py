@@ -29,6 +29,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -121,11 +122,31 @@ def save(program, path, *, round_float32: bool = False) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
+def open_regular(path, shown: str):
+    """``path`` opened for reading, refused unless it is a regular file (a FIFO or a device never blocks a read).
+
+    Opened without blocking, then checked with ``fstat`` on the open file: what is read is what was checked.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ProgramError(f"{shown}: cannot read ({reason})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ProgramError(f"{shown}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def load(path):
     """A validated program from a JSON file and its sidecar; raises only :class:`ProgramError`."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, path.name) as f:
             raw = f.read(MAX_JSON_CHARS + 1)
     except OSError as exc:
         raise ProgramError(f"{path.name}: cannot read ({exc.strerror or exc})") from None
@@ -200,7 +221,7 @@ def _sidecar_path(folder, side, shown: str) -> tuple[Path, str]:
     path = Path(folder) / name
     if os.path.dirname(os.path.realpath(path)) != os.path.realpath(folder):
         raise ProgramError(f"{shown}: sidecar {name} is a link out of the program's folder")
-    if not path.is_file():
+    if not path.exists():
         raise ProgramError(f"{shown}: sidecar {name} does not exist")
     return path, digest
 
@@ -211,7 +232,7 @@ def read_sidecar(folder, side, refs: list, shown: str) -> dict:
     where = f"{shown}: sidecar {path.name}"
     declared = {name: (shape, dtype) for _, _, name, shape, dtype in refs}
     try:
-        with open(path, "rb") as f:
+        with open_regular(path, where) as f:
             size = os.fstat(f.fileno()).st_size
             if size > MAX_SIDECAR_BYTES:
                 raise ProgramError(f"{where} is larger than {MAX_SIDECAR_BYTES} bytes")
