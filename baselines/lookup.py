@@ -22,7 +22,7 @@ from bench.methods import register_method
 from bench.predict import predict
 
 
-@register_method("lookup")
+@register_method()
 class Lookup:
     """One table from the current token to the model's most frequent prediction (the lower bound)."""
 

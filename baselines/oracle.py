@@ -11,7 +11,7 @@ from bench.methods import register_method
 from bench.oracles import get_oracle
 
 
-@register_method("oracle")
+@register_method()
 class Oracle:
     """The task's ground-truth program, whatever the model does (an upper bound on correctness)."""
 

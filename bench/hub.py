@@ -16,7 +16,6 @@ against the task. Only safetensors weights are read; pickle files are refused.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError
+from bench.registry import did_you_mean
 
 if TYPE_CHECKING:
     from bench.model import GPT2
@@ -87,10 +87,8 @@ def manifest_entry(model_id: str, zoo: Path | None = None) -> dict:
     """The manifest entry of ``model_id``; an unknown id lists the known ones."""
     models = load_manifest(zoo)["models"]
     if model_id not in models:
-        close = difflib.get_close_matches(model_id, models, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        known = ", ".join(models) or "none (the manifest is empty)"
-        raise ModelError(f"unknown model id {model_id!r}.{hint} Known ids: {known}")
+        known = ", ".join(sorted(models)) or "none (the manifest is empty)"
+        raise ModelError(f"unknown model id {model_id!r}.{did_you_mean(model_id, models)} Known ids: {known}")
     return models[model_id]
 
 
@@ -279,8 +277,7 @@ def _unknown_model(spec: str, path: Path, known: list[str]) -> str:
         return f"{spec!r} is a file, not a checkpoint folder (a folder with config.json and model.safetensors)"
     if os.sep in spec or "/" in spec or spec.startswith((".", "~")):
         return f"{spec!r} does not exist (no such folder), and it is not a Hub repo id 'org/name'"
-    close = difflib.get_close_matches(spec, known, n=3, cutoff=0.6)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    hint = did_you_mean(spec, known, n=3)
     listing = f" Zoo ids: {', '.join(sorted(known))}." if known else " The zoo is empty."
     return (f"{spec!r} is not a zoo model id, a checkpoint folder (no such path) or a Hub repo id 'org/name'."
             f"{hint}{listing}")

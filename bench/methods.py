@@ -7,7 +7,7 @@ splits. Optional: a ``parameters`` dict, recorded verbatim in the results.
 
     from bench.methods import register_method
 
-    @register_method("my_method")
+    @register_method()
     class MyMethod:
         name = "my_method"
         parameters = {"n_samples": 512}
@@ -25,7 +25,6 @@ without arguments.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 import sys
@@ -35,6 +34,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from bench.registry import Registry
 from bench.task import Batch, Task
 
 
@@ -50,20 +50,15 @@ class MethodError(ValueError):
     """A METHOD that cannot be resolved into a method object."""
 
 
-_REGISTRY: dict[str, Callable[[], Any]] = {}
-_DEFERRED: dict[str, str] = {}  # method name -> the module whose import registers it
+#: Method factories (classes or zero-argument functions) by name; ``baselines`` registers the shipped ones.
+METHODS: Registry[Callable[[], Any]] = Registry(
+    "method", MethodError, plugins=("baselines",), listing="Registered methods",
+    also="; or give a module (pkg.mod[:obj]) or a path to a .py file")
 
 
-def register_method(name: str):
-    """Class or factory decorator: make a method available by ``name``."""
-
-    def decorate(factory):
-        if name in _REGISTRY:
-            raise ValueError(f"method {name!r} is registered twice")
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorate
+def register_method(name: str | None = None):
+    """Class or factory decorator: make a method available by ``name`` (default: the class's ``name``)."""
+    return METHODS.register(name)
 
 
 def register_deferred(name: str, module: str) -> None:
@@ -72,60 +67,38 @@ def register_deferred(name: str, module: str) -> None:
     For methods whose modules are slow to import (torch): listing the names and
     reporting an unknown one stay fast.
     """
-    _DEFERRED[name] = module
-
-
-def _load_baselines() -> None:
-    import baselines  # noqa: F401  (importing the package registers the shipped methods)
+    METHODS.add_lazy(name, module)
 
 
 def method_names() -> list[str]:
-    _load_baselines()
-    return sorted(_REGISTRY.keys() | _DEFERRED.keys())
+    return METHODS.names()
 
 
 def method_descriptions() -> dict[str, str]:
     """Every registered name with the first line of its class's (or factory's) docstring, sorted by name."""
-    _load_baselines()
-    for name, module in _DEFERRED.items():
-        if name not in _REGISTRY:
-            importlib.import_module(module)
     out = {}
-    for name in sorted(_REGISTRY):
-        doc = (getattr(_REGISTRY[name], "__doc__", None) or "").strip()
+    for name, factory in METHODS.loaded().items():
+        doc = (getattr(factory, "__doc__", None) or "").strip()
         out[name] = doc.splitlines()[0] if doc else ""
     return out
 
 
 def resolve_method(spec: str):
     """The method object that ``spec`` names (see the module docstring)."""
-    _load_baselines()
-    if spec in _DEFERRED and spec not in _REGISTRY:
-        importlib.import_module(_DEFERRED[spec])
-    if spec in _REGISTRY:
-        return _instantiate(_REGISTRY[spec], spec)
+    if spec in METHODS:
+        return _instantiate(METHODS.find(spec), spec)
     module_part, _, attr = spec.partition(":")
     if module_part.endswith(".py") or Path(module_part).is_file():
         module = _import_file(Path(module_part))
     elif _looks_like_module(module_part):
         module = _import_module(module_part, spec)
     else:
-        raise MethodError(_unknown(spec))
+        raise MethodError(METHODS.unknown(spec))
     return _method_from_module(module, attr, spec)
 
 
 def _looks_like_module(name: str) -> bool:
     return bool(name) and all(part.isidentifier() for part in name.split("."))
-
-
-def _unknown(spec: str) -> str:
-    names = method_names()
-    close = difflib.get_close_matches(spec, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return (
-        f"unknown method {spec!r}.{hint} Registered methods: {', '.join(names)}; "
-        "or give a module (pkg.mod[:obj]) or a path to a .py file"
-    )
 
 
 def _import_file(path: Path):
@@ -149,7 +122,7 @@ def _import_module(name: str, spec: str):
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise MethodError(_unknown(spec)) from None
+            raise MethodError(METHODS.unknown(spec)) from None
         raise MethodError(f"importing method module {name} failed: {exc}") from exc
     except Exception as exc:
         raise MethodError(f"importing method module {name} failed: {type(exc).__name__}: {exc}") from exc

@@ -13,31 +13,25 @@ from __future__ import annotations
 
 from typing import Callable
 
+from bench.registry import Registry
 from bench.task import TaskError
 
-_ORACLES: dict[str, Callable] = {}
+#: Oracle program factories by task name; the ``tasks.oracles`` package registers them when imported.
+ORACLES: Registry[Callable] = Registry("oracle", TaskError, plugins=("tasks.oracles",),
+                                      listing="Tasks with an oracle")
 
 
 def oracle(task_name: str):
     """Decorator: register ``make_<task>`` as the oracle program factory of ``task_name``."""
-
-    def decorate(factory: Callable):
-        if task_name in _ORACLES:
-            raise ValueError(f"an oracle for {task_name!r} is registered twice")
-        _ORACLES[task_name] = factory
-        return factory
-
-    return decorate
+    return ORACLES.register(task_name)
 
 
 def oracle_names() -> list[str]:
-    import tasks.oracles  # noqa: F401  (importing the package registers every oracle)
-
-    return sorted(_ORACLES)
+    return ORACLES.names()
 
 
 def get_oracle(task_name: str):
     """The oracle program of ``task_name`` (a fresh :class:`bench.program.Program`)."""
-    if task_name not in oracle_names():
+    if task_name not in ORACLES:
         raise TaskError(f"task {task_name!r} has no oracle program")
-    return _ORACLES[task_name]()
+    return ORACLES.find(task_name)()

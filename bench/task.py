@@ -18,12 +18,13 @@ scored positions.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Literal
 
 import numpy as np
+
+from bench.registry import Registry
 
 TaskKind = Literal["token", "token_set"]
 
@@ -534,32 +535,20 @@ class LanguageTask(Task):
 
 # ----- the registry ------------------------------------------------------------
 
-_REGISTRY: dict[str, Callable[[], Task]] = {}
+#: Task factories by task name; the ``tasks`` package registers the suite when it is imported.
+TASKS: Registry[Callable[[], Task]] = Registry("task", TaskError, plugins=("tasks",))
 
 
 def register_task(factory: Callable[[], Task]) -> Callable[[], Task]:
-    """Register a zero-argument factory (a ``make_task`` function or a class)."""
-    task = factory()
-    if task.name in _REGISTRY:
-        raise ValueError(f"task {task.name!r} is registered twice")
-    _REGISTRY[task.name] = factory
+    """Register a zero-argument factory (a ``make_task`` function or a class) under its task's name."""
+    TASKS.add(factory().name, factory)
     return factory
 
 
-def _load_suite() -> None:
-    import tasks  # noqa: F401  (importing the package registers every task)
-
-
 def task_names() -> list[str]:
-    _load_suite()
-    return sorted(_REGISTRY)
+    return TASKS.names()
 
 
 def get_task(name: str) -> Task:
     """The task registered as ``name``; an unknown name lists the known ones."""
-    _load_suite()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise TaskError(f"unknown task {name!r}.{hint} Known tasks: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]()
+    return TASKS.find(name)()

@@ -84,7 +84,7 @@ class Config:
     pos0_readout: bool = True  # token-set models: output the model's own (constant) logits at position 0
 
 
-@register_method("decompile")
+@register_method()
 class Decompile:
     """Prunes the model into a sparse program, then matches its parts to RASP primitives (docs/decompile.md)."""
 
@@ -153,7 +153,7 @@ class Decompile:
                        n_positions=program.n_positions, name=program.name, notes=notes)
 
 
-@register_method("decompile-50")
+@register_method()
 class DecompileTrainLengths(Decompile):
     """decompile, pruned and matched on training lengths (0-50) only.
 

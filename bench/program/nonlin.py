@@ -36,6 +36,8 @@ from typing import Callable
 
 import numpy as np
 
+from bench.registry import Registry
+
 from . import detmath
 from .errors import MAX_CONSTANT, MAX_VALUE, ProgramError
 from .fields import number
@@ -63,14 +65,12 @@ class Nonlinearity:
     doc: str = ""
 
 
-NONLINEARITIES: dict[str, Nonlinearity] = {}
+#: The nonlinearities ``apply`` may name, by name.
+NONLINEARITIES: Registry[Nonlinearity] = Registry("nonlinearity", ProgramError)
 
 
 def register_nonlinearity(entry: Nonlinearity) -> Nonlinearity:
-    if entry.name in NONLINEARITIES:
-        raise ValueError(f"nonlinearity {entry.name!r} is registered twice")
-    NONLINEARITIES[entry.name] = entry
-    return entry
+    return NONLINEARITIES.add(entry.name, entry)
 
 
 def _same(t: ValueType, p: dict) -> ValueType:

@@ -27,19 +27,19 @@ from typing import Callable, ClassVar
 
 import numpy as np
 
+from bench.registry import Registry
+
 from . import fields as F
 from .errors import ProgramError
 from .vtypes import BOOL, NUM, SEL, Basis, ValueType, as_basis
 
-OPS: dict[str, type["Node"]] = {}
+#: Operation classes by their ``op`` name (the ``"op"`` field of a program's JSON nodes).
+OPS: Registry[type["Node"]] = Registry("op", ProgramError)
 
 
 def register_op(cls: type["Node"]) -> type["Node"]:
     """Class decorator: make ``cls`` a known operation kind under ``cls.op``."""
-    if not cls.op or cls.op in OPS:
-        raise ValueError(f"operation kind {cls.op!r} is empty or registered twice")
-    OPS[cls.op] = cls
-    return cls
+    return OPS.add(cls.op, cls)
 
 
 @dataclass
