@@ -1,8 +1,35 @@
-"""Argument types shared by the command lines: each refuses a bad value with a one-line argparse error."""
+"""What the command lines share: argument types (each refuses a bad value with a one-line argparse
+error) and how notices meant for the person at the terminal are shown."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
+
+
+class Notice(UserWarning):
+    """A warning for the person running a command (e.g. the Hub could not be reached): a ``note:`` line there.
+
+    Raised with ``warnings.warn``, so that library users and tests can catch or filter it; the
+    command lines show it as one plain line (:func:`show_notices_plainly`), without a source line.
+    """
+
+
+def show_notices_plainly() -> None:
+    """From now on, :class:`Notice` warnings print as ``note: <message>`` on stderr; others as before."""
+    original = warnings.showwarning
+    if getattr(original, "plain_notices", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Notice):
+            print(f"note: {message}", file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show.plain_notices = True
+    warnings.showwarning = show
 
 #: Worker processes a command may start (--jobs).
 MAX_JOBS = 64

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 import bench
 from bench import hub
-from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs, positive_int as _positive_int
+from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs, positive_int as _positive_int, show_notices_plainly
 from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
 from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
@@ -598,6 +598,7 @@ def _time_limit(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    show_notices_plainly()
     if argv[:1] == ["merge"]:
         return sharding.merge_main(argv[1:])
     args = parse_args(argv)

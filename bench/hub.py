@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError
+from bench.cli_args import Notice
 from bench.registry import did_you_mean
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ REPO_FILES = (CONFIG_NAME, WEIGHTS_NAME, "README.md")
 PICKLE_WEIGHTS = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "model.ckpt", "tf_model.h5")
 
 
-class HubFallbackWarning(UserWarning):
+class HubFallbackWarning(Notice):
     """The Hub could not be reached; bundled copies are used instead."""
 
 

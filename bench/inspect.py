@@ -407,12 +407,14 @@ def _model_spec(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from bench.checkpoint import ModelError
+    from bench.cli_args import show_notices_plainly
     from bench.model_ref import checkpoint_ref
     from bench.predictions import PredictionsError
     from bench.program import ProgramError
     from bench.show import load_program
     from bench.task import get_task
 
+    show_notices_plainly()
     args = parse_args(argv)
     try:
         _check_output(args.plot, "--plot", ".png")

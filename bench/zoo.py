@@ -30,10 +30,10 @@ import json
 import os
 import shutil
 import sys
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.cli_args import show_notices_plainly
 from bench.hub import MANIFEST_NAME, REPO_FILES, load_manifest, load_reference, manifest_entry, sha256_file, zoo_dir
 from bench.model import CONFIG_NAME, WEIGHTS_NAME, ModelError
 from bench.task import TEST_SPLITS, TaskError, get_task
@@ -362,13 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.showwarning = _one_line_warning  # a CLI user needs the message, not our source line
+    show_notices_plainly()  # a CLI user needs the message, not our source line
     try:
         return args.fn(args)
     except (ZooError, ModelError, TaskError, ValueError, OSError) as err:
