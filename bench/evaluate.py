@@ -45,7 +45,6 @@ from bench.extract import Extraction, can_isolate, run_extraction, start_extract
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
 from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
 from bench import predictions as model_predictions
-from bench.program import Program
 from bench.resume import ResumeError, reusable_results
 from bench.results import (
     BINS,

@@ -107,27 +107,6 @@ class Results:
     summary: Optional[Summary] = None
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A reported quantity and which direction is better."""
-
-    name: str
-    higher_is_better: bool
-    description: str
-
-
-METRICS = (
-    Metric("match_acc", True, "sequences where the program matches the model at every scored position"),
-    Metric("match_token_acc", True, "scored positions where the program matches the model"),
-    Metric("program_acc", True, "sequences the program gets right against the gold targets"),
-    Metric("model_acc", True, "sequences the model gets right against the gold targets"),
-    Metric("n_ops", False, "operations in the program"),
-    Metric("depth", False, "layers of attention-like operations"),
-    Metric("n_params", False, "table entries and expression nodes"),
-    Metric("success_rate", True, "models where match_acc >= threshold on every bin"),
-)
-
-
 #: What :func:`load_results` reads of a results file (:func:`bench.schema.read_json`). The shipped
 #: files are about 52 kB (34 models), nested 5 levels, with about 350 lists and objects and integers
 #: of at most 7 digits; these limits leave a wide margin (thousands of models, a method's parameters

@@ -36,7 +36,6 @@ import argparse
 import hashlib
 import json
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath

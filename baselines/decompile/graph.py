@@ -164,13 +164,6 @@ class PathGraph:
     mlps: tuple[MlpSpec, ...]
     lm: tuple[int, ...]
 
-    def basis_of(self, v: int) -> str:
-        """``tokens``, ``positions`` or ``resid``: the basis of a variable (aggregates keep their value's)."""
-        var = self.vars[v]
-        while var.kind == "attn":
-            var = self.vars[var.value]
-        return {"tok": "tokens", "pos": "positions", "mlp": "resid"}[var.kind]
-
     @property
     def is_stage3(self) -> bool:
         return all(h.terms is not None for h in self.heads)

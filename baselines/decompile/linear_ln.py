@@ -11,7 +11,6 @@ positions of training-distribution samples).
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 
@@ -61,6 +60,3 @@ def estimate_ln_var(model, batches, pad: int, eos: int) -> dict[str, float]:
                 sums[n] += float(var[keep].sum())
     return {n: max(sums[n] / max(count, 1), 1e-8) for n in names}
 
-
-def log_var_init(var: float) -> float:
-    return float(np.log(var))

@@ -31,9 +31,8 @@ program's notes (``bench.show`` prints them).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 
 from bench.methods import register_method
