@@ -9,7 +9,9 @@ whenever the manifest changes; never edit them by hand.
 
 from __future__ import annotations
 
-BIN_LABELS = {"test_0_50": "lengths 0-50", "test_51_100": "lengths 51-100", "test_101_150": "lengths 101-150"}
+from bench.task import BIN_LABELS as TEST_BIN_LABELS
+
+BIN_LABELS = {name: f"lengths {label}" for name, label in TEST_BIN_LABELS.items()}
 LICENSE = "apache-2.0"
 
 

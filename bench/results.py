@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from bench import schema
+from bench.task import TEST_SPLITS
 
 SCHEMA_VERSION = 1
 
-BINS = ("test_0_50", "test_51_100", "test_101_150")
+BINS = tuple(TEST_SPLITS)  # the frozen test bins, shortest first
 
 
 @dataclass

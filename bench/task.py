@@ -36,6 +36,8 @@ TEST_SPLITS: dict[str, tuple[int, int]] = {
     "test_51_100": (51, 100),
     "test_101_150": (101, 150),
 }
+#: Each bin's lengths as people read them ("0-50"), for tables, plots and model cards.
+BIN_LABELS: dict[str, str] = {name: f"{lo}-{hi}" for name, (lo, hi) in TEST_SPLITS.items()}
 TRAIN_RANGE = (0, 50)
 #: Largest length a task must produce (the top of the last test bin).
 MAX_LENGTH = 150

@@ -20,9 +20,9 @@ import pandas as pd
 
 from bench.leaderboard.submission import Submission, lengths_label
 from bench.results import BINS, ModelResult, Results
+from bench.task import BIN_LABELS
 
 OOD_BINS = ("test_51_100", "test_101_150")
-BIN_LABELS = {"test_0_50": "0-50", "test_51_100": "51-100", "test_101_150": "101-150"}
 
 
 @dataclass(frozen=True)
