@@ -3,6 +3,7 @@
     python -m bench.tasks list                      # every task, its format and split fingerprints
     python -m bench.tasks show NAME [--n 3] [--split test_0_50]
     python -m bench.tasks export NAME DIR           # Hub-ready dataset folder (parquet + card)
+    python -m bench.tasks fingerprints [--write]    # check (or rewrite) tasks/split_fingerprints.json
 
 ``list`` builds any split missing from the cache (``$RASP_BENCH_CACHE``), which
 takes about 30 s for the whole suite the first time. Errors are one line on
@@ -13,11 +14,51 @@ stderr with exit status 2. Only the commands that read splits import
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from bench.task import TEST_SPLITS, Task, TaskError, get_task, task_names
 
 FINGERPRINT_CHARS = 12
+#: The sha256 of every task's frozen test splits, pinned: a change means the data changed (bump the
+#: task's version before rewriting it with ``python -m bench.tasks fingerprints --write``).
+PINNED_FINGERPRINTS = Path(__file__).resolve().parents[1] / "tasks" / "split_fingerprints.json"
+
+
+def pinned_fingerprints(path: Path = PINNED_FINGERPRINTS) -> dict[str, dict[str, str]]:
+    """Task name -> ``{"version": ..., "test_0_50": sha256, ...}`` as pinned in ``tasks/split_fingerprints.json``."""
+    return json.loads(path.read_text())["tasks"]
+
+
+def current_fingerprints(names: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """The same for the splits built now (from the cache, or built; about 30 s for the whole suite)."""
+    from bench.splits import load_splits, split_fingerprints
+
+    out = {}
+    for name in names or task_names():
+        task = get_task(name)
+        out[name] = {"version": task.version, **split_fingerprints(load_splits(task))}
+    return out
+
+
+def check_fingerprints(write: bool = False, path: Path = PINNED_FINGERPRINTS) -> tuple[str, int]:
+    """Compare the splits with the pins (or rewrite the pins); returns the report and the exit status."""
+    current = current_fingerprints()
+    if write:
+        text = json.dumps({"schema_version": 1, "tasks": current}, indent=1, sort_keys=True) + "\n"
+        path.write_text(text)
+        return f"wrote the fingerprints of {len(current)} tasks to {path.name}", 0
+    pinned = pinned_fingerprints(path) if path.is_file() else {}
+    problems = [f"{name}: not pinned" for name in current if name not in pinned]
+    problems += [f"{name}: pinned, but no such task" for name in pinned if name not in current]
+    problems += [f"{name}: {key} is {value[:FINGERPRINT_CHARS]}, pinned {pinned[name].get(key, '-')[:FINGERPRINT_CHARS]}"
+                 for name, prints in current.items() if name in pinned
+                 for key, value in prints.items() if pinned[name].get(key) != value]
+    if problems:
+        return ("the frozen splits differ from tasks/split_fingerprints.json (bump the task's version when its data "
+                "changes, then rewrite the pins with --write):\n  " + "\n  ".join(problems)), 1
+    return f"all {len(current)} tasks match their pinned split fingerprints", 0
 
 
 def list_tasks(fingerprints: bool = True) -> str:
@@ -95,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a Hub-ready dataset folder of one task's splits")
     export.add_argument("name")
     export.add_argument("dir")
+    pins = commands.add_parser("fingerprints", help="check the splits against tasks/split_fingerprints.json")
+    pins.add_argument("--write", action="store_true", help="rewrite the file from the splits built now")
     return parser
 
 
@@ -105,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             print(list_tasks(fingerprints=not args.no_fingerprints))
         elif args.command == "show":
             print(show_task(args.name, n=args.n, split=args.split))
+        elif args.command == "fingerprints":
+            report, status = check_fingerprints(write=args.write)
+            print(report)
+            return status
         else:
             print(export_task(args.name, args.dir))
     except (TaskError, OSError) as error:

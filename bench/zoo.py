@@ -338,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--lr", type=float, default=1e-3)
         p.add_argument("--dropout", type=float, default=0.0)
-        p.add_argument("--eval-every", type=int, default=250, help="steps between early-stop checks and checkpoints")
+        p.add_argument("--eval-every", type=int, default=3_000,
+                       help="steps between early-stop checks and checkpoints (default 3000, as published)")
         p.add_argument("--no-offsets", action="store_true", help="train a control without position offsets")
         p.add_argument("--out", help="run folder (train) or folder of run folders (search)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")

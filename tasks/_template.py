@@ -1,4 +1,8 @@
-"""Template: how to add a task to the suite (copy this file, rename, fill in).
+"""Template: a new task is one module like this one (copy it into ``tasks/``, rename, fill in).
+
+``docs/adding_a_task.md`` walks through it; ``tests/test_adding_a_task.py``
+copies this file, turns its two registrations on and runs the result through
+the whole harness, so the template is kept working.
 
 A module docstring like this one says what the task is (layout, what ``L``
 measures, the sampler in words), where it comes from, and keeps a dated
@@ -24,10 +28,14 @@ Steps:
 3. Override ``is_valid_length`` and ``length_rule`` for a validity rule
    (even, multiple of 4, ...).
 4. Use only the ``numpy.random.Generator`` you are given.
-5. Register a zero-argument factory with ``@register_task`` and import the
-   module in ``tasks/__init__.py``.
-6. Add the task's independent ground-truth check to ``tests/test_tasks.py``
-   and pin its split fingerprints in ``tests/test_splits.py``.
+5. Register a zero-argument factory with ``@register_task``. Every module of
+   ``tasks/`` whose name does not start with ``_`` is imported by the package.
+6. Write the oracle: the task's ground-truth RASP program, registered with
+   ``@oracle("<name>")`` in the same module (``tests/test_oracles.py`` checks
+   it is right at every scored position of every length 0..150).
+7. Pin the frozen test splits: ``python -m bench.tasks fingerprints --write``
+   (``tests/test_splits.py`` then checks them against
+   ``tasks/split_fingerprints.json``).
 
 This template registers nothing, so importing it leaves the suite unchanged.
 
@@ -35,6 +43,10 @@ This template registers nothing, so importing it leaves the suite unchanged.
 >>> task = reverse_bits_task()
 >>> task.describe(task.sample(4, np.random.default_rng(0)))
 '<bos> 1 1 1 0 <sep> 0 1 1 1 <eos>'
+>>> from bench.program import run_program
+>>> batch = task.sample_batch(8, 0, 20, np.random.default_rng(1))
+>>> bool(((run_program(make_reverse_bits(), batch) == batch.labels) | ~batch.label_mask).all())
+True
 """
 
 from __future__ import annotations
@@ -44,8 +56,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.task import TokenTask  # and register_task, in a real task module
+from bench.oracles import oracle  # noqa: F401  (used by the registration a real task module turns on)
+from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
+from bench.task import TokenTask, register_task  # noqa: F401  (as oracle)
 from tasks._base import BITS, VERSION
+from tasks.oracles._lib import position_of
 
 
 @dataclass(frozen=True)
@@ -73,3 +88,15 @@ def reverse_bits_task() -> ReverseBits:
         length_measure="input length",
         description="Reverse a bit string.",
     )
+
+
+# @oracle("reverse_bits")   <- in a real task module
+def make_reverse_bits() -> Program:
+    """With ``<sep>`` at position ``s``, the query at ``t`` predicts the input token at ``2s - t - 1``."""
+    task = reverse_bits_task()
+    n, eos = task.vocab.n_symbols, task.vocab.eos
+    sep_at = position_of(task.vocab.sep).named("sep_at")
+    source = sequence_map(indices, sep_at, "2 * y - x - 1", basis="positions").named("source")
+    copied = aggregate(select(indices, source, EQ), tokens).named("copied")
+    out = map(copied, f"{eos} if x >= {n} else x", basis="tokens").named("out")  # past the input: <bos> -> <eos>
+    return Program(out, vocab_size=task.vocab_size, kind=task.kind, n_positions=task.n_positions, name=task.name)

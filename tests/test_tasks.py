@@ -184,7 +184,8 @@ def expected_allowed(name: str, symbols: tuple[str, ...], string: str) -> list[l
 
 
 def test_the_suite_has_the_28_tasks_of_tasks_md():
-    assert task_names() == sorted(SUITE)
+    """The published suite, pinned here; a task added later needs no entry (docs/adding_a_task.md)."""
+    assert set(SUITE) <= set(task_names()) and len(SUITE) == 28
     assert set(EXPECTED_OUTPUT) | set(LANGUAGES) == set(SUITE)
 
 

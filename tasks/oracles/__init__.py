@@ -1,10 +1,16 @@
 """The oracle program of every task: hand-written RASP programs that solve the suite.
 
 Importing this package registers one ``make_<task>()`` per task with
-:func:`bench.oracles.oracle`; one module per task family mirrors ``tasks/``.
+:func:`bench.oracles.oracle` (every module here not starting with ``_`` is
+imported); one module per task family mirrors ``tasks/``. A new task may
+instead define its oracle in its own module (``docs/adding_a_task.md``).
 Each oracle reads the whole teacher-forced sequence, as a model does, and is
 right at every scored position of every length 0..150 (``tests/test_oracles.py``).
 Shared building blocks are in :mod:`tasks.oracles._lib`.
 """
 
-from tasks.oracles import addition, copying, count, dyck, majority, parity, regular, sort, tomita  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
+    importlib.import_module(f"{__name__}.{_module}")
