@@ -1,7 +1,8 @@
 """The leaderboard page in a real headless browser (Debian chromium + chromium-driver, via selenium).
 
-Loads ``index.html`` from a synthetic build, reads the browser's console log,
-sorts and filters the tables, and opens a program page. A screenshot is saved
+Loads ``index.html`` from a synthetic build (with heatmaps), reads the browser's
+console log, sorts and filters the tables, and opens a program page, whose
+heatmap images must load. A screenshot is saved
 under ``$ARTIFACTS_DIR`` (default ``tmp/artifacts`` in the repository) and its
 path printed. Skipped, with the reason, only when chromium, its driver or
 selenium is not installed (CI installs them).
@@ -15,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from test_leaderboard_tables import synthetic_entries
+from test_heatmaps import entries_with_programs
 
 from bench.leaderboard.build import build
 
@@ -47,7 +48,7 @@ def _browser(profile: str):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("leaderboard")
-    build(synthetic_entries(), out)
+    build(entries_with_programs(tmp_path_factory.mktemp("submissions"), ("decompile",)), out, heatmaps=True)
     return out
 
 
@@ -117,6 +118,11 @@ def test_page_loads_sorts_filters_and_opens_a_program(site, browser):
     browser.find_element("css selector", "a.program").click()
     code = browser.find_element("css selector", "pre.program").text
     assert "select(tokens, tokens, EQ)" in code and "decompile on majority" in code
+    heatmaps = browser.find_elements("css selector", ".heatmaps img")
+    assert [i.get_attribute("alt") for i in heatmaps] == [
+        "heatmap 01-attend.png", "heatmap 03-logits-term0.png", "heatmap 03-logits-bias.png"]
+    assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) > 0
+               for i in heatmaps)
     assert errors_in_log(browser) == []
     shot = ARTIFACTS / "leaderboard_program.png"
     browser.save_screenshot(str(shot))

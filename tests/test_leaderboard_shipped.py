@@ -7,12 +7,16 @@ splits is marked slow.
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from bench.leaderboard import plots
+from bench.leaderboard.__main__ import main
 from bench.leaderboard.build import build
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, submission_folders, validate_all
@@ -66,3 +70,22 @@ def test_shipped_submissions_rescore_exactly():
         assert_accepted(validate_all(shipped(), Harness(), Options()))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_init_rewrites_each_shipped_manifest_from_its_results(tmp_path, monkeypatch):
+    """init fills method and bench_version from results.json as the shipped manifests have them."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    for folder in shipped():
+        shipped_manifest = json.loads((folder / "submission.json").read_text())
+        copy = tmp_path / folder.name
+        copy.mkdir()
+        shutil.copy(folder / "results.json", copy / "results.json")
+        lengths = shipped_manifest["lengths_seen"]
+        args = ["init", str(copy), "--contact", shipped_manifest["contact"],
+                "--description", shipped_manifest["description"],
+                "--lengths-seen", lengths if lengths == "all" else "%d-%d" % tuple(lengths)]
+        for author in shipped_manifest["authors"]:
+            args += ["--author", author]
+        assert main(args) == 0
+        written = json.loads((copy / "submission.json").read_text())
+        assert {**written, "date": shipped_manifest["date"]} == {**shipped_manifest, "paper": None, "code": None}

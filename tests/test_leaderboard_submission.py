@@ -75,3 +75,42 @@ def test_submissions_readme_documents_every_field():
     readme = (Path(__file__).resolve().parents[1] / "submissions" / "README.md").read_text()
     for f in dataclasses.fields(Submission):
         assert f"| `{f.name}` |" in readme, f"submissions/README.md does not document {f.name}"
+
+
+def test_type_and_content_problems_come_in_one_round(tmp_path):
+    """A field of the wrong type does not hide what is wrong with the others."""
+    with pytest.raises(SubmissionError) as info:
+        read(tmp_path, {**GOOD, "authors": "Ada", "date": "1 June 2025", "lengths_seen": [0, 500],
+                        "paper": "ftp://x"})
+    found = info.value.problems
+    assert found[0] == "authors: expected a list, got str"
+    assert "date: '1 June 2025' is not YYYY-MM-DD" in found
+    assert "paper: 'ftp://x' is not an http(s) link" in found
+    assert any(p.startswith("lengths_seen: [0, 500] is not within the task lengths 0-150") for p in found), found
+    assert len(found) == 4
+    # the fields that have their type are kept for checks against results.json
+    assert info.value.fields["bench_version"] == "0.1.0" and "authors" not in info.value.fields
+
+
+@pytest.mark.parametrize("lengths, ok", [([0, 150], True), ([51, 100], True), ([0, 0], True), ([0, 151], False),
+                                         ([0, 500], False), ([-1, 50], False), ([0, 50, 100], False)])
+def test_lengths_seen_lies_within_the_task_lengths(tmp_path, lengths, ok):
+    if ok:
+        assert read(tmp_path, {**GOOD, "lengths_seen": lengths}).lengths_seen == lengths
+        return
+    with pytest.raises(SubmissionError) as info:
+        read(tmp_path, {**GOOD, "lengths_seen": lengths})
+    (problem,) = info.value.problems
+    assert problem.startswith(f"lengths_seen: {lengths!r} is not"), problem
+    if lengths[1] > 150 and lengths[0] >= 0 and len(lengths) == 2:
+        assert "0-50, 51-100, 101-150" in problem and '"all"' in problem
+
+
+def test_placeholders_left_by_init_are_named(tmp_path):
+    with pytest.raises(SubmissionError) as info:
+        read(tmp_path, {**GOOD, "authors": ["FILL IN: your name(s)"], "lengths_seen": "FILL IN: [lo, hi] or \"all\"",
+                        "description": "Fill in the gaps: a method named after its first step."})
+    assert info.value.problems == [
+        "authors: still the placeholder 'FILL IN: your name(s)'; fill it in (see submissions/README.md)",
+        "lengths_seen: still the placeholder 'FILL IN: [lo, hi] or \"all\"'; fill it in (see submissions/README.md)",
+    ]  # only the exact upper-case prefix "FILL IN:" is a placeholder

@@ -45,6 +45,12 @@ LIMIT = 40
 LENIENT = Options(allow_limit=True, allow_partial=True)  # a 2-model, 40-sequence run
 
 
+@pytest.fixture(autouse=True)
+def own_verdicts(tmp_path, monkeypatch):
+    """validate records accepted re-scorings: in this test's folder, not in the user's cache."""
+    monkeypatch.setenv("RASP_BENCH_VERDICTS", str(tmp_path / "verdicts"))
+
+
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """Tiny models on shared CPUs run far faster on one thread."""
@@ -284,7 +290,10 @@ def test_tampered_size_success_and_summary(copy, harness):
 
 def test_program_path_outside_the_folder(copy, harness):
     edit_json(copy / "results.json", lambda d: d["models"][0].update(program_file="../../etc/passwd"))
-    only(problems(copy, harness), "models[0].program_file: '../../etc/passwd' is not a path inside the submission folder")
+    found = problems(copy, harness)
+    assert len(found) == 2, found
+    assert "models[0].program_file: '../../etc/passwd' is not a path inside the submission folder" in found[0]
+    assert found[1].startswith(f"{copy.as_posix()}/programs/bin_majority.json: not part of a submission")  # no longer named
 
 
 def test_leaderboard_rules_limit_coverage_threshold(copy, harness):

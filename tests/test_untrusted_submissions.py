@@ -427,3 +427,90 @@ def test_internal_error_of_one_submission_is_its_own(good, copy, harness, monkey
     assert bad_verdict.internal_error and not good_verdict.internal_error
     assert [p.message for p in bad_verdict.problems if p.internal] == [
         "internal error while checking the files: RuntimeError: boom"]
+
+
+# ----- one round: every problem of every file at once --------------------------------------------------
+
+
+def test_problems_of_every_file_come_in_one_round(copy, harness):
+    """A wrong type in submission.json, a malformed model entry and a tampered program: all reported together,
+    and the other model of results.json is still checked."""
+    edit(copy / "submission.json",
+         lambda d: d.update(authors="Test Author", lengths_seen=[0, 500], bench_version="9.9"))
+
+    def change(data):
+        data["models"][0]["metrics"]["test_0_50"]["match_acc"] = "high"
+        data["models"][1]["program_sha256"] = "0" * 64
+
+    edit(copy / "results.json", change)
+    found = problems(copy, harness)
+    manifest, results = f"{copy.as_posix()}/submission.json", f"{copy.as_posix()}/results.json"
+    has(found, f"{manifest}: authors: expected a list, got str")
+    has(found, f"{manifest}: lengths_seen: [0, 500] is not within the task lengths 0-150")
+    has(found, f"{manifest}: bench_version: '9.9' differs from results.json's")  # checked against the file read in part
+    has(found, f"{results}: models[0].metrics.test_0_50.match_acc: expected a number, got 'high'")
+    has(found, f"{results}: models[1].program_sha256: '000000000000'... but programs/tomita1.json has sha256")
+    has(found, f"{results}: read in part: the model entries without a problem above (1 of 2) were checked")
+    assert len(found) == 6, found  # neither the zoo coverage nor the summary is judged on a partial read
+
+
+def test_a_problem_in_the_run_fields_stops_at_the_schema(copy, harness):
+    edit(copy / "results.json", lambda d: d.update(limit="forty"))
+    found = problems(copy, harness)
+    assert found == [f"{copy.as_posix()}/results.json: limit: expected an integer, got 'forty'"]
+
+
+def test_lengths_seen_must_cover_what_results_json_records(copy, harness, monkeypatch):
+    monkeypatch.setattr("bench.leaderboard.validate.recorded_lengths", lambda results: [0, 150])
+    assert problems(copy, harness) == [f"{copy.as_posix()}/submission.json: lengths_seen: [0, 50], but results.json "
+                                       "records that the method looked at lengths 0-150; lengths_seen must cover them"]
+    edit(copy / "submission.json", lambda d: d.update(lengths_seen="all"))
+    assert problems(copy, harness) == []
+
+
+def test_recorded_lengths_from_the_method_or_the_models():
+    from types import SimpleNamespace as NS
+
+    from bench.leaderboard.submission import recorded_lengths
+
+    def results(declared=None, *sampled):
+        return NS(method=NS(lengths_seen=declared), models=[NS(lengths_sampled=s) for s in sampled])
+
+    assert recorded_lengths(results([0, 50], [0, 150])) == [0, 50]  # what the method declares comes first
+    assert recorded_lengths(results("all")) == "all"
+    assert recorded_lengths(results(None, [0, 50], None, [10, 100])) == [0, 100]
+    assert recorded_lengths(results(None, [0, 50], [0, 300])) == "all"  # past the longest test input
+    assert recorded_lengths(results(None, None, [5], [50, 0], "x")) is None  # nothing well-formed recorded
+    assert recorded_lengths(NS(method=NS(), models=[])) is None  # results.json of a version without the fields
+
+
+# ----- what a submission folder may hold ---------------------------------------------------------------
+
+
+def test_run_outputs_are_ignored_and_anything_else_is_named(copy, harness):
+    (copy / "match_acc_by_length.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (copy / "errors").mkdir()
+    (copy / "errors" / "tomita1.txt").write_text("Traceback ...")
+    (copy / "diagnostics").mkdir()
+    (copy / "diagnostics" / "sort.json").write_text("{}")
+    (copy / "programs" / "tomita1.safetensors").write_bytes(b"")  # a sidecar's name: allowed (the program names none)
+    assert problems(copy, harness) == []
+    (copy / "notes.md").write_text("draft")
+    (copy / "programs" / "old.json").write_text("{}")
+    os.symlink("/etc/passwd", copy / "link\nforged")
+    found = problems(copy, harness)
+    assert [p.split(": ")[0] for p in found] == [
+        f"{copy.as_posix()}/link\\nforged", f"{copy.as_posix()}/notes.md", f"{copy.as_posix()}/programs/old.json"]
+    assert all("not part of a submission, remove it" in p for p in found)
+    one_line(found)
+    for i in range(6):
+        (copy / f"stray{i}").write_text("")
+    found = problems(copy, harness)
+    assert len(found) == 6 and found[-1] == f"{copy.as_posix()}: 4 more files that are not part of a submission"
+
+
+def test_an_ignored_file_is_bounded(copy, harness):
+    with open(copy / "match_acc_by_length.png", "wb") as handle:
+        handle.truncate(9 << 20)  # sparse: nothing is written
+    assert problems(copy, harness) == [f"{copy.as_posix()}/match_acc_by_length.png: 9,437,184 bytes, over the limit "
+                                       "of 8,388,608 for a file that validation ignores"]

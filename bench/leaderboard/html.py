@@ -5,7 +5,9 @@ relative PNG files beside it, no request to anything outside the folder. Its
 tables sort by clicking a header (numbers numerically, empty cells last) and
 filter by a text box. Every submission links to its extracted programs,
 pre-rendered as readable RASP code (``program.pretty()``) in
-``programs/<method>/<model>.html``.
+``programs/<method>/<model>.html``, with, when the build draws them, the
+heatmaps of the program's tables (``programs/<method>/<model>/*.png``) under
+the code.
 
 Everything from a submission is untrusted text and is HTML-escaped; links are
 only the http(s) URLs that the submission schema admits.
@@ -40,6 +42,9 @@ input.filter{font-size:.9rem;padding:.3rem .5rem;width:22rem;max-width:100%}
 pre.program{background:#f7f7f7;border:1px solid #e1e1e1;padding:1rem;overflow-x:auto;font-size:.85rem;line-height:1.35}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.meta dt{font-weight:600}
 """
+HEATMAPS_CSS = """.heatmaps{display:flex;flex-wrap:wrap;gap:1rem}.heatmaps figure{margin:0}
+.heatmaps img{max-width:100%;height:auto}.heatmaps figcaption{font-size:.8rem;color:#666}
+"""  # only on pages that show heatmaps: a build without them is unchanged
 
 JS = """
 (function(){
@@ -139,12 +144,12 @@ def _table(table_id: str, columns: list[tuple[str, str]], rows: list[str], capti
     )
 
 
-def _page(title: str, body: str, *, script: bool) -> str:
+def _page(title: str, body: str, *, script: bool, css: str = CSS) -> str:
     js = f"<script>{JS}</script>\n" if script else ""
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n{js}</body>\n</html>\n"
+        f"<title>{esc(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n{body}\n{js}</body>\n</html>\n"
     )
 
 
@@ -268,8 +273,9 @@ def method_programs_page(e: Entry) -> str:
     return _page(f"{e.submission.method}: programs", body, script=False)
 
 
-def program_page_html(e: Entry, model_id: str) -> str:
-    """``programs/<method>/<model>.html``: one program as RASP code, with its figures."""
+def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] | None = None) -> str:
+    """``programs/<method>/<model>.html``: one program as RASP code, with its figures and, when given as
+    (image paths relative to the page's folder, a note), the heatmaps of its tables."""
     m = next(m for m in e.results.models if m.model.id == model_id)
     figures = [("task", esc(m.task.name)), ("model", esc(m.model.id)), ("success", "yes" if m.success else "no")]
     figures += [(f"match_acc {BIN_LABELS[b]}", fmt(m.metrics[b].match_acc)) for b in BINS if b in m.metrics]
@@ -282,12 +288,36 @@ def program_page_html(e: Entry, model_id: str) -> str:
         f"{esc(e.submission.method)}</a></p>\n<h1>{esc(e.submission.method)} on {esc(model_id)}</h1>\n"
         f'<dl class="meta">{meta}</dl>\n<pre class="program"><code>{esc(e.programs[model_id])}</code></pre>'
     )
-    return _page(f"{e.submission.method} on {model_id}", body, script=False)
+    if heatmaps is None:
+        return _page(f"{e.submission.method} on {model_id}", body, script=False)
+    body += "\n" + _heatmaps(*heatmaps)
+    return _page(f"{e.submission.method} on {model_id}", body, script=False, css=CSS + HEATMAPS_CSS)
 
 
-def program_pages(e: Entry) -> dict[str, str]:
-    """Relative path -> HTML for every page of one submission's programs."""
+def _heatmaps(images: list[str], note: str) -> str:
+    """The tables of a program as images (paths relative to the page's folder), and the note."""
+    figures = []
+    for source in images:
+        name = source.rsplit("/", 1)[-1]
+        figures.append(f'<figure><img src="{esc(source)}" alt="heatmap {esc(name)}">'
+                       f"<figcaption>{esc(name)}</figcaption></figure>")
+    text = ("The program's tables, the values of their bases on the axes, in the order of the code "
+            "(<code>python -m bench.show PROGRAM.json --plot DIR</code> draws them).")
+    parts = [f"<h2>Tables</h2>\n<p class=\"muted\">{text}</p>"]
+    if figures:
+        parts.append('<div class="heatmaps">\n' + "\n".join(figures) + "\n</div>")
+    elif not note:
+        parts.append('<p class="muted">This program has no tables.</p>')
+    if note:
+        parts.append(f'<p class="muted">{esc(note)}</p>')
+    return "\n".join(parts)
+
+
+def program_pages(e: Entry, heatmaps: dict[str, tuple[list[str], str]] | None = None) -> dict[str, str]:
+    """Relative path -> HTML for every page of one submission's programs; ``heatmaps`` (model id ->
+    image paths and note, see :func:`program_page_html`) adds the tables under the code."""
     pages = {f"programs/{e.slug}/index.html": method_programs_page(e)}
     for model_id in sorted(e.programs):
-        pages[program_page(e, model_id)] = program_page_html(e, model_id)
+        drawn = heatmaps.get(model_id, ([], "")) if heatmaps is not None else None
+        pages[program_page(e, model_id)] = program_page_html(e, model_id, drawn)
     return pages

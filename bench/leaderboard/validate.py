@@ -20,12 +20,22 @@ the files it ships with the benchmark's own code:
    be equal and fractions equal to 1e-9; so must the success flags and the
    summary.
 
+The folder holds nothing else but, optionally, what ``bench.evaluate`` also
+writes and validation ignores (:data:`IGNORED`: the run's plot
+``match_acc_by_length.png``, ``errors/`` and ``diagnostics/``); any other file
+is a problem naming it.
+
 Optionally (``fresh_seed``) programs are also scored on freshly sampled
 sequences (:meth:`bench.leaderboard.harness.Harness.score_fresh`); the
 difference is reported per model and bin, and rejects only past ``max_drop``.
 
-Every problem is collected, none raised: the report lists them all, each as
-``<file>: <field>: <what is wrong>``. Everything in a submission is untrusted:
+Every problem is collected, none raised, in one round: the report lists them
+all, each as ``<file>: <field>: <what is wrong>``. A field of the wrong type
+in ``submission.json`` does not stop the checks of its other fields nor of
+``results.json``; a ``models[i]`` entry (or the summary) of the wrong shape in
+``results.json`` is reported and every other model is still checked and
+re-scored (the zoo coverage, the summary and the folder's files are checked
+once ``results.json`` reads whole). Everything in a submission is untrusted:
 its JSON files are read within documented limits (:data:`bench.results.RESULTS_LIMITS`,
 :data:`bench.leaderboard.submission.LIMITS`), file names are checked before they
 are opened, every string is shown escaped (:func:`bench.schema.printable`), and an
@@ -40,7 +50,13 @@ at least 1; ``n_sequences`` from 1 to the split size :data:`SPLIT_SIZE`; fractio
 in [0, 1]; costs finite and non-negative; ``model.source`` ``"zoo"``; ``program_file``
 a relative path of printable text, at most :data:`MAX_PATH_CHARS` characters, each
 component at most 255 bytes, naming a regular file of at most
-:data:`bench.program.errors.MAX_JSON_CHARS` bytes inside the folder.
+:data:`bench.program.errors.MAX_JSON_CHARS` bytes inside the folder; an ignored file
+at most :data:`MAX_IGNORED_BYTES` bytes; at most :data:`bench.leaderboard.verdicts.MAX_FILES`
+entries in the folder.
+
+Progress (:mod:`bench.leaderboard.progress`): a bar of the programs re-scored,
+and one line per submission. Verdicts of accepted re-scorings can be kept
+(:mod:`bench.leaderboard.verdicts`) so that ``build`` does not re-score them again.
 """
 
 from __future__ import annotations
@@ -49,6 +65,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -56,16 +73,19 @@ from pathlib import Path, PurePosixPath
 import bench
 from bench import schema
 from bench.leaderboard.harness import MAX_FRESH_SEQUENCES
+from bench.leaderboard.progress import Progress
 from bench.leaderboard.submission import (
     RESULTS_FILE,
     SUBMISSION_FILE,
     Submission,
     SubmissionError,
     read_submission,
+    recorded_lengths,
 )
 from bench.leaderboard.tables import Entry, slug
+from bench.leaderboard.verdicts import MAX_FILES, Record, VerdictCache, submission_key
 from bench.predictions import PredictionsError
-from bench.results import BINS, BinMetrics, ModelResult, Results, ResultsError, load_results
+from bench.results import BINS, RESULTS_LIMITS, BinMetrics, ModelResult, Results, ResultsError, load_results
 from bench.scoring import is_success, summarize
 
 PUBLISHED_THRESHOLD = 0.9
@@ -79,6 +99,11 @@ MAX_PATH_CHARS = 1024  # characters of program_file
 MAX_COMPONENT_BYTES = 255  # bytes of one component of program_file (the usual file-system limit)
 SPLIT_SIZE = MAX_FRESH_SEQUENCES  # sequences per frozen split (bench.splits.N_SEQUENCES)
 FRACTIONS = ("match_acc", "match_token_acc", "program_acc", "model_acc")
+#: What ``bench.evaluate`` writes beside the results that validation ignores (a folder ends in ``/``):
+#: the run's own plot (the leaderboard draws its own), tracebacks of failed extractions, diagnostics.
+IGNORED = ("match_acc_by_length.png", "errors/", "diagnostics/")
+MAX_IGNORED_BYTES = 8 << 20  # one ignored file (the shipped plots are about 220 kB)
+MAX_UNEXPECTED_SHOWN = 5  # unexpected files named one by one; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -104,6 +129,7 @@ class Options:
     max_drop: float | None = None  # reject when fresh match_acc is lower than reported by more than this
     allow_limit: bool = False  # accept results scored on part of each split (--limit)
     allow_partial: bool = False  # accept results that leave out zoo models
+    reuse: bool = False  # skip re-scoring a folder that a verdict record says was re-scored and accepted as it is
 
 
 @dataclass(frozen=True)
@@ -132,6 +158,10 @@ class Verdict:
     results: Results | None = None
     programs: dict = field(default_factory=dict)  # model id -> parsed Program
     fresh: list[FreshRow] = field(default_factory=list)
+    manifest: dict = field(default_factory=dict)  # the fields of submission.json that have their type
+    key: str | None = None  # verdicts.submission_key of the folder, when verdicts are kept
+    rescored: bool = False  # its programs were re-scored in this run
+    reused: Record | None = None  # the record whose re-scoring was reused instead
 
     @property
     def ok(self) -> bool:
@@ -184,47 +214,108 @@ def _static_checks_of(verdict: Verdict, harness, options: Options) -> list[_Mode
     manifest_file = (folder / SUBMISSION_FILE).as_posix()
     try:
         verdict.submission = read_submission(folder / SUBMISSION_FILE)
+        verdict.manifest = dataclasses.asdict(verdict.submission)
     except SubmissionError as exc:
         verdict.problems += [_problem(manifest_file, p) for p in exc.problems]
-    results_file = (folder / RESULTS_FILE).as_posix()
-    if not os.path.lexists(folder / RESULTS_FILE):
-        verdict.problems.append(Problem(results_file, "", "missing file (write it with python -m bench.evaluate --out)"))
+        verdict.manifest = exc.fields
+    read = _read_results(verdict)
+    if read is None:
         return []
-    try:
-        verdict.results = load_results(folder / RESULTS_FILE)
-    except ResultsError as exc:
-        verdict.problems += [_problem(results_file, p) for p in exc.problems]
-        return []
-    _check_run(verdict, harness, options)
-    checks = [_ModelCheck(verdict, i, result, harness, options) for i, result in enumerate(verdict.results.models)]
+    indices, whole = read
+    _check_run(verdict, harness, options, whole)
+    checks = [_ModelCheck(verdict, i, result, harness, options) for i, result in zip(indices, verdict.results.models)]
     ready = [check for check in checks if check.static()]
-    _check_summary(verdict)
+    if whole:
+        _check_summary(verdict)
+        _check_files(verdict)
     wanted = options.rescore or options.fresh_seed is not None
     return ready if wanted else []
 
 
-def _rescore(checks: list[_ModelCheck], harness, progress=None, jobs: int = 1) -> None:
+def _read_results(verdict: Verdict) -> tuple[list[int], bool] | None:
+    """Load ``results.json`` into the verdict, as much of it as has its schema: the index in the file of
+    every model loaded and whether that is the whole file; None when nothing can be checked (the problems
+    are recorded)."""
+    path = verdict.folder / RESULTS_FILE
+    if not os.path.lexists(path):
+        verdict.problems.append(Problem(path.as_posix(), "", "missing file (write it with python -m bench.evaluate "
+                                        "--out)"))
+        return None
+    try:
+        verdict.results = load_results(path)
+        return list(range(len(verdict.results.models))), True
+    except ResultsError as exc:
+        verdict.problems += [_problem(path.as_posix(), p) for p in exc.problems]
+        partial = _partial_results(path, exc.problems)
+    if partial is None:
+        return None
+    verdict.results, indices, total = partial
+    verdict.problems.append(Problem(path.as_posix(), "", f"read in part: the model entries without a problem above "
+                                    f"({len(indices)} of {total}) were checked; the zoo coverage, the summary and the "
+                                    "folder's files are checked once results.json reads whole"))
+    return indices, False
+
+
+_MODEL_FIELD = re.compile(r"models\[([0-9]+)\]")
+
+
+def _partial_results(path: Path, problems: list[str]) -> tuple[Results, list[int], int] | None:
+    """The results without the ``models[i]`` entries (and summary) that ``problems`` name, the indices kept and
+    the number of entries; None when a problem lies elsewhere (the run's own fields: nothing can be checked
+    without them)."""
+    bad_models, bad_summary = set(), False
+    for problem in problems:
+        field_path = problem.partition(": ")[0]
+        found = _MODEL_FIELD.match(field_path)
+        if found and field_path[found.end():found.end() + 1] in ("", ".", "["):
+            bad_models.add(int(found.group(1)))
+        elif field_path == "summary" or field_path.startswith(("summary.", "summary[")):
+            bad_summary = True
+        else:
+            return None
+    try:
+        data = schema.read_json(path, RESULTS_LIMITS)
+        total = len(data["models"])
+        kept = [i for i in range(total) if i not in bad_models]
+        data = {**data, "models": [data["models"][i] for i in kept], **({"summary": None} if bad_summary else {})}
+        return schema.load(data, Results, "results"), kept, total
+    except (schema.JsonInputError, schema.SchemaError, OSError, KeyError, TypeError):
+        return None
+
+
+def _rescore(checks: list[_ModelCheck], harness, progress: Progress | None = None, jobs: int = 1) -> None:
     """Run the programs, model by model: each model's batches are made once for every submission that uses it.
 
     With ``jobs > 1`` the programs are scored first in that many worker processes (one model
     at a time per worker, the most expensive first); the checks then compare as usual.
+    ``progress`` is told of every program scored and checked.
     """
+    progress = progress or Progress(quiet=True)
     by_model: dict[str, list[_ModelCheck]] = {}
+    programs: dict[str, int] = {}
     for check in checks:
         by_model.setdefault(check.result.model.id, []).append(check)
-    if jobs > 1 and any(c.options.rescore for c in checks):
-        _score_ahead(by_model, harness, jobs, progress)
-    for model_id in sorted(by_model):
-        if progress:
-            progress(f"re-scoring {len(by_model[model_id])} program(s) of {model_id}")
-        for check in by_model[model_id]:
-            try:
-                check.rescore()
-            except Exception as exc:  # noqa: BLE001 -- as in _static_checks
-                _internal(check.verdict, exc, f"re-scoring {check.where}")
+        programs[check.folder] = programs.get(check.folder, 0) + 1
+    progress.rescoring(programs)
+    try:
+        ahead = jobs > 1 and any(c.options.rescore for c in checks) and _score_ahead(by_model, harness, jobs, progress)
+        for model_id in sorted(by_model):
+            if not ahead:
+                progress.model(model_id)
+            for check in by_model[model_id]:
+                try:
+                    check.rescore()
+                except Exception as exc:  # noqa: BLE001 -- as in _static_checks
+                    _internal(check.verdict, exc, f"re-scoring {check.where}")
+                if not ahead:
+                    progress.scored()
+                progress.program_done(check.folder)
+    finally:
+        progress.close()
 
 
 _AHEAD: dict[str, list[_ModelCheck]] = {}  # the work of _score_ahead, inherited by its forked workers
+_AHEAD_SCORED = None  # the programs the workers scored, shared with the parent (a multiprocessing.Value)
 
 
 def _score_model(model_id: str) -> tuple[str, list]:
@@ -235,30 +326,56 @@ def _score_model(model_id: str) -> tuple[str, list]:
     try:
         checks[0].harness.load_model(model_id)
     except ModelError:
+        with _AHEAD_SCORED.get_lock():
+            _AHEAD_SCORED.value += len(checks)
         return model_id, [None] * len(checks)  # rescore() reports it, in the parent
-    return model_id, [check.score() for check in checks]
+    outcomes = []
+    for check in checks:
+        outcomes.append(check.score())
+        with _AHEAD_SCORED.get_lock():  # the parent's progress bar reads it
+            _AHEAD_SCORED.value += 1
+    return model_id, outcomes
 
 
-def _score_ahead(by_model: dict[str, list[_ModelCheck]], harness, jobs: int, progress=None) -> None:
-    """Score every program in ``jobs`` forked processes and keep the outcomes on the checks."""
+def _score_ahead(by_model: dict[str, list[_ModelCheck]], harness, jobs: int, progress: Progress) -> bool:
+    """Score every program in ``jobs`` forked processes and keep the outcomes on the checks; False
+    where processes cannot be forked (Windows: :func:`_rescore` scores in this process)."""
     import multiprocessing
 
+    global _AHEAD_SCORED
     if "fork" not in multiprocessing.get_all_start_methods():
-        return  # no fork (Windows): _rescore scores in this process
+        return False
     cost = {m: sum(c.program.n_params + 1000 for c in cs) * max(c.task.n_positions for c in cs)
             for m, cs in by_model.items()}
     order = sorted(by_model, key=lambda m: -cost[m])
+    context = multiprocessing.get_context("fork")
     _AHEAD.clear()
     _AHEAD.update(by_model)
+    _AHEAD_SCORED = context.Value("q", 0)
     try:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(order))) as pool:
-            for done, (model_id, outcomes) in enumerate(pool.imap_unordered(_score_model, order), 1):
+        with context.Pool(min(jobs, len(order))) as pool:
+            pending = pool.imap_unordered(_score_model, order)
+            for done in range(1, len(order) + 1):
+                model_id, outcomes = _next_outcome(pending, progress)
                 for check, outcome in zip(by_model[model_id], outcomes):
                     check.scored = outcome
-                if progress:
-                    progress(f"scored {len(outcomes)} program(s) of {model_id} ({done}/{len(order)})")
+                progress.scored_until(_AHEAD_SCORED.value)
+                progress.model(f"{done}/{len(order)} models done")
     finally:
         _AHEAD.clear()
+        _AHEAD_SCORED = None
+    return True
+
+
+def _next_outcome(pending, progress: Progress):
+    """The next model a worker finished; meanwhile the bar follows the workers' shared count."""
+    import multiprocessing
+
+    while True:
+        try:
+            return pending.next(timeout=0.5)
+        except multiprocessing.TimeoutError:
+            progress.scored_until(_AHEAD_SCORED.value)
 
 
 def _problem(file: str, text: str) -> Problem:
@@ -269,13 +386,12 @@ def _problem(file: str, text: str) -> Problem:
     return Problem(file, "", text)
 
 
-def _check_run(verdict: Verdict, harness, options: Options) -> None:
-    """Run-level checks: threshold, limit, coverage of the zoo, consistency with submission.json."""
+def _check_run(verdict: Verdict, harness, options: Options, whole: bool = True) -> None:
+    """Run-level checks: threshold, limit, coverage of the zoo (``whole`` results only), consistency with
+    submission.json."""
     results, file = verdict.results, (verdict.folder / RESULTS_FILE).as_posix()
     add = verdict.problems.append
-    if verdict.submission and verdict.submission.bench_version != results.bench_version:
-        add(Problem((verdict.folder / SUBMISSION_FILE).as_posix(), "bench_version",
-                    f"{verdict.submission.bench_version!r} differs from results.json's {_shown(results.bench_version)}"))
+    _check_manifest_against_results(verdict)
     if results.bench_version not in KNOWN_BENCH_VERSIONS:
         add(Problem(file, "bench_version", f"{_shown(results.bench_version)} is not a rasp-bench version "
                     f"(known: {', '.join(KNOWN_BENCH_VERSIONS)})"))
@@ -306,9 +422,88 @@ def _check_run(verdict: Verdict, harness, options: Options) -> None:
     for model_id in sorted(i for i, n in counts.items() if n > 1):
         add(Problem(file, "models", f"model {_shown(model_id)} appears {counts[model_id]} times"))
     missing = sorted(set(harness.zoo) - set(ids))
-    if missing and not options.allow_partial:
+    if whole and missing and not options.allow_partial:
         add(Problem(file, "models", f"missing zoo models {', '.join(missing)} (the leaderboard compares "
                     "methods on the whole zoo; run bench.evaluate without --tasks/--models)"))
+
+
+def _check_manifest_against_results(verdict: Verdict) -> None:
+    """submission.json's ``bench_version`` is results.json's; its ``lengths_seen`` covers the lengths that
+    results.json records the method looked at (when it records them)."""
+    manifest, results = verdict.manifest, verdict.results
+    file = (verdict.folder / SUBMISSION_FILE).as_posix()
+    version = manifest.get("bench_version")
+    if version is not None and version != results.bench_version:
+        verdict.problems.append(Problem(file, "bench_version", f"{_shown(version)} differs from results.json's "
+                                        f"{_shown(results.bench_version)}"))
+    claimed, recorded = manifest.get("lengths_seen"), recorded_lengths(results)
+    if claimed is None or recorded is None or claimed == "all":
+        return
+    if recorded == "all" or not (len(claimed) == 2 and claimed[0] <= recorded[0] and recorded[1] <= claimed[1]):
+        shown = "every length" if recorded == "all" else f"lengths {recorded[0]}-{recorded[1]}"
+        verdict.problems.append(Problem(file, "lengths_seen", f"{_shown(claimed)}, but results.json records that the "
+                                        f"method looked at {shown}; lengths_seen must cover them"))
+
+
+def _check_files(verdict: Verdict) -> None:
+    """Nothing in the folder but the manifest, results.json, its programs and their sidecars, and :data:`IGNORED`."""
+    folder = verdict.folder
+    expected = {SUBMISSION_FILE, RESULTS_FILE}
+    for m in verdict.results.models:
+        if m.program_file is not None:
+            expected |= _program_files(m.program_file)
+    try:
+        found = _folder_files(folder)
+    except OSError as exc:
+        verdict.problems.append(Problem(folder.as_posix(), "", f"cannot be listed ({exc.strerror or exc})"))
+        return
+    if found is None:
+        verdict.problems.append(Problem(folder.as_posix(), "", f"holds more than {MAX_FILES:,} files"))
+        return
+    unexpected = []
+    for name, size in found:
+        if name in expected:
+            continue
+        if any(name == kept or (kept.endswith("/") and name.startswith(kept)) for kept in IGNORED):
+            if size > MAX_IGNORED_BYTES:
+                verdict.problems.append(Problem((folder / name).as_posix(), "", f"{size:,} bytes, over the limit of "
+                                                f"{MAX_IGNORED_BYTES:,} for a file that validation ignores"))
+            continue
+        unexpected.append(name)
+    for name in unexpected[:MAX_UNEXPECTED_SHOWN]:
+        verdict.problems.append(Problem((folder / name).as_posix(), "", "not part of a submission, remove it (a "
+                                        f"submission holds {SUBMISSION_FILE}, {RESULTS_FILE}, the programs it names "
+                                        f"with their .safetensors sidecars, and optionally {', '.join(IGNORED)})"))
+    if len(unexpected) > MAX_UNEXPECTED_SHOWN:
+        verdict.problems.append(Problem(folder.as_posix(), "", f"{len(unexpected) - MAX_UNEXPECTED_SHOWN} more files "
+                                        "that are not part of a submission"))
+
+
+def _program_files(name: str) -> set[str]:
+    """A program file and the sidecar that ``bench.evaluate`` writes beside it (same stem, ``.safetensors``)."""
+    program = PurePosixPath(name)
+    try:
+        return {program.as_posix(), program.with_suffix(".safetensors").as_posix()}
+    except ValueError:  # no file name to give a suffix ("."): check_program reports the path
+        return {program.as_posix()}
+
+
+def _folder_files(folder: Path) -> list[tuple[str, int]] | None:
+    """(relative path, size) of every entry under ``folder`` that is not a folder, sorted; links are not
+    followed; None past :data:`MAX_FILES` entries."""
+    found, stack, seen = [], [folder], 0
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > MAX_FILES:
+                    return None
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    size = entry.stat(follow_symlinks=False).st_size
+                    found.append((Path(entry.path).relative_to(folder).as_posix(), size))
+    return sorted(found)
 
 
 def _check_summary(verdict: Verdict) -> None:
@@ -351,6 +546,10 @@ class _ModelCheck:
         self.file = (verdict.folder / RESULTS_FILE).as_posix()
         self.task = self.program = None
         self.scored = None  # score()'s outcome when it was computed ahead, in a worker process
+
+    @property
+    def folder(self) -> str:
+        return self.verdict.folder.as_posix()
 
     def add(self, where: str, message: str, file: str | None = None) -> None:
         self.verdict.problems.append(Problem(file or self.file, f"{self.where}.{where}" if where else self.where, message))
@@ -600,21 +799,52 @@ def submission_folders(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def validate_all(folders: list[Path], harness, options: Options = Options(), progress=None,
-                 jobs: int = 1) -> list[Verdict]:
+def validate_all(folders: list[Path], harness, options: Options = Options(), progress: Progress | None = None,
+                 jobs: int = 1, verdicts_kept: VerdictCache | None = None) -> list[Verdict]:
     """Validate every folder (programs re-scored model by model), then reject shared method names.
 
-    ``progress``, if given, is called with a line of text before each step; ``jobs`` worker
-    processes score the programs (the verdicts do not depend on it).
+    ``progress`` shows the bars and one line per submission (none by default); ``jobs`` worker
+    processes score the programs (the verdicts do not depend on it). With ``verdicts_kept`` every
+    accepted re-scoring is recorded there, and with ``options.reuse`` a folder recorded as it is
+    now is not re-scored again (its static checks still run).
     """
+    progress = progress or Progress(quiet=True)
     verdicts, checks = [], []
-    for folder in folders:
-        if progress:
-            progress(f"checking {Path(folder).as_posix()}")
+    for folder in progress.checking(list(folders)):
         verdict, ready = _static_checks(Path(folder), harness, options)
         verdicts.append(verdict)
+        if verdicts_kept is not None and options.rescore and ready:
+            verdict.key = submission_key(verdict.folder, harness.zoo)
+            if options.reuse and options.fresh_seed is None:
+                verdict.reused = verdicts_kept.find(verdict.key)
+                ready = [] if verdict.reused else ready
+        verdict.rescored = bool(ready) and options.rescore
+        if not ready:
+            progress.line(_unscored_line(verdict, options))
         checks += ready
     _rescore(checks, harness, progress, jobs)
+    _reject_shared_names(verdicts)
+    if verdicts_kept is not None:
+        for v in verdicts:
+            if v.ok and v.rescored:
+                verdicts_kept.record(v.key, v.folder.as_posix(), v.submission.method, len(v.programs))
+    return verdicts
+
+
+def _unscored_line(verdict: Verdict, options: Options) -> str:
+    """The progress line of a submission whose checks end with the static ones."""
+    folder = verdict.folder.as_posix()
+    if verdict.reused is not None:
+        return (f"checked {folder}: re-scoring reused ({verdict.reused.programs} programs re-scored and accepted "
+                f"{verdict.reused.validated}, files unchanged)")
+    if not options.rescore:
+        return f"checked {folder}: static checks only (--no-rescore)"
+    n = len(verdict.problems)
+    return f"checked {folder}: nothing to re-score ({n} problem{'s' * (n != 1)})"
+
+
+def _reject_shared_names(verdicts: list[Verdict]) -> None:
+    """Two submissions with one method name (as the leaderboard's slug sees it) are both rejected."""
     owners: dict[str, list[Verdict]] = {}
     for v in verdicts:
         if v.submission is not None:
@@ -625,4 +855,3 @@ def validate_all(folders: list[Path], harness, options: Options = Options(), pro
                 others = ", ".join(o.folder.as_posix() for o in shared if o is not v)
                 v.problems.append(Problem((v.folder / SUBMISSION_FILE).as_posix(), "method",
                                           f"{v.submission.method!r} is also the method of {others}; names must be unique"))
-    return verdicts
