@@ -226,6 +226,17 @@ def test_other_program_with_its_own_hash_is_caught_by_rescoring(copy, harness):
     assert problems(copy, harness, Options(rescore=False, allow_limit=True, allow_partial=True)) == []
 
 
+def test_a_repeated_model_is_rejected_without_being_re_scored(copy, harness, monkeypatch):
+    edit_json(copy / "results.json", lambda d: d["models"].append(d["models"][0]))
+    scored = []
+    original = harness.score
+    monkeypatch.setattr(harness, "score", lambda program, task, limit: scored.append(task.name) or original(
+        program, task, limit))
+    found = problems(copy, harness)
+    assert any("model 'bin_majority' appears 2 times" in p for p in found), found
+    assert scored == ["tomita1"]  # the repeated entries are rejected as they are, not run
+
+
 def test_wrong_model_revision(copy, harness):
     edit_json(copy / "results.json", lambda d: d["models"][1]["model"].update(revision="0123abcd"))
     only(problems(copy, harness), "results.json: models[1].model.revision: '0123abcd' is not the zoo's")

@@ -61,6 +61,7 @@ and one line per submission. Verdicts of accepted re-scorings can be kept
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -225,6 +226,8 @@ def _static_checks_of(verdict: Verdict, harness, options: Options) -> list[_Mode
     _check_run(verdict, harness, options, whole)
     checks = [_ModelCheck(verdict, i, result, harness, options) for i, result in zip(indices, verdict.results.models)]
     ready = [check for check in checks if check.static()]
+    repeats = collections.Counter(check.result.model.id for check in ready)
+    ready = [check for check in ready if repeats[check.result.model.id] == 1]  # a repeated model is a rejection already
     if whole:
         _check_summary(verdict)
         _check_files(verdict)
