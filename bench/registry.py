@@ -30,8 +30,16 @@ T = TypeVar("T")
 
 def did_you_mean(name: str, known: Iterable[str], n: int = 1) -> str:
     """`` Did you mean 'x'?`` (or ``'x' or 'y'``) for the known names closest to ``name``; empty when none is close."""
+    if len(str(name)) > 200:  # no name is that long; and difflib's time grows with it
+        return ""
     close = difflib.get_close_matches(str(name), list(known), n=n)
     return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def field_hint(name: str, known: Iterable[str]) -> str:
+    """``. Did you mean 'x'?`` after an ``unknown field`` message, or nothing."""
+    hint = did_you_mean(name, known)
+    return "." + hint if hint else ""
 
 
 class Registry(Mapping[str, T], Generic[T]):

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from bench.registry import field_hint as _hint
+
 
 class SchemaError(ValueError):
     """Untrusted JSON does not follow a schema; ``problems`` lists every finding."""
@@ -342,7 +344,7 @@ def _check(data: Any, tp, where: str) -> list[str]:
                     problems.append(f"{where}.{f.name}: missing required field")
                 continue
             problems += _check(data[f.name], hints[f.name], f"{where}.{f.name}")
-        problems += [f"{join(where, key)}: unknown field" for key in data if key not in names]
+        problems += [f"{join(where, key)}: unknown field{_hint(key, names)}" for key in data if key not in names]
         return problems
     if origin in (list, tuple):
         if not isinstance(data, list):

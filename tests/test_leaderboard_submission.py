@@ -46,6 +46,7 @@ def test_good_manifest(tmp_path):
         ({"lengths_seen": "some"}, "lengths_seen: 'some' matches none of"),
         ({"method": "  "}, "method: must not be empty"),
         ({"homepage": "https://x.org"}, "homepage: unknown field"),
+        ({"autors": ["Ada"]}, "autors: unknown field. Did you mean 'authors'?"),
         ({"submission_version": 2}, "submission_version: 2 is not the supported version 1"),
     ],
 )

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union, get_type_hints
 
 from bench import schema
+from bench.registry import field_hint as _hint
 from bench.task import TEST_SPLITS
 
 SUBMISSION_FILE = "submission.json"
@@ -124,7 +125,7 @@ def _typed_fields(data: dict) -> tuple[list[str], dict[str, Any]]:
             problems += found
         else:
             fields[f.name] = schema.load(value, hints[f.name], f.name)
-    problems += [f"{schema.join('', key)}: unknown field" for key in data if key not in hints]
+    problems += [f"{schema.join('', key)}: unknown field{_hint(key, hints)}" for key in data if key not in hints]
     return problems, fields
 
 
