@@ -176,3 +176,17 @@ def test_notes_travel_with_the_program_and_are_only_text():
     assert shown[1:3] == ["#   pruned in 3 stages", "#   stage 1: 12 edges, match 0.97"]
     for bad in ["\x00binary", "x" * 20_001, 42]:
         assert "notes must be printable text" in json_problems(_mutated(lambda o: o.update(notes=bad)))[0]
+
+
+@pytest.mark.parametrize("name", ["tokens", "indices"])
+def test_an_input_name_cannot_label_another_operation(name):
+    """A map called ``indices`` would print as if the program read positions."""
+    with pytest.raises(ProgramError, match=f"name '{name}' is the {name} input's; a map node cannot take it"):
+        rasp.Program(rasp.map(rasp.tokens, "x == 1", basis="tokens").named(name), vocab_size=6, kind="token",
+                     n_positions=10)
+
+
+def test_a_key_repeated_in_the_json_is_refused():
+    text = Program(rasp.map(tokens, "x == 1", basis="tokens"), vocab_size=6, kind="token", n_positions=10).dumps()
+    with pytest.raises(ProgramError, match="the key 'expr' appears twice in one object"):
+        Program.from_json(text.replace('"expr": "x == 1"', '"expr": "x == 1", "expr": "x == 0"'))

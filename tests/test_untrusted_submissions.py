@@ -10,7 +10,6 @@ submissions' verdicts, the report and the leaderboard writers stay intact.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -20,16 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import bench
 import bench.program as rasp
 from bench.leaderboard import build as build_module
 from bench.leaderboard.__main__ import main, report
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, Problem, validate_all, validate_submission
-from bench.results import BINS, BinMetrics, Cost, MethodInfo, ModelInfo, ModelResult, Results, Size, TaskInfo
-from bench.results import ResultsError, load_results, save_results
+from bench.results import BINS, BinMetrics, ResultsError, load_results
 from bench.schema import JsonInputError, JsonLimits, parse_json, printable
-from bench.scoring import is_success, summarize
+from toy_submission import write_submission
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task
 LIMIT = 40
@@ -55,28 +52,12 @@ def good(tmp_path_factory, harness) -> Path:
     if missing:
         pytest.skip(f"zoo models {missing} are not in zoo/manifest.json")
     folder = tmp_path_factory.mktemp("good") / "toy"
-    models = []
+    scored = {}
     for i, model_id in enumerate(MODELS):
-        ref = harness.zoo[model_id]
-        task = harness.task(ref.task)
-        program = program_for(task)
-        name = f"programs/{model_id}.json"
-        (folder / "programs").mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(program.dumps())
         metrics = {b: BinMetrics(LIMIT, 0.5 + 0.5 * i, 0.9, 0.5, 0.5) for b in BINS}
-        models.append(ModelResult(
-            ModelInfo(model_id, "zoo", ref.hub_repo, ref.revision, ref.weights_sha256, ref.role),
-            TaskInfo(task.name, task.version, task.kind, dict(harness.fingerprints(task))),
-            "ok", None, name, hashlib.sha256((folder / name).read_bytes()).hexdigest(), metrics,
-            Size(program.n_ops, program.depth, program.n_params), Cost(0.1, 1.0), is_success(metrics, 0.9)))
-    save_results(folder / "results.json", Results(1, bench.__version__, None, "2025-01-01T00:00:00+00:00",
-                                                  MethodInfo("toy", "toy", {}), 0, LIMIT, 0.9, models,
-                                                  summarize(models)))
-    (folder / "submission.json").write_text(json.dumps({
-        "method": "toy", "authors": ["Test Author"], "contact": "test@example.org",
-        "description": "A first-token copy and a constant readout.", "date": "2025-01-02",
-        "bench_version": bench.__version__, "lengths_seen": [0, 50], "paper": None, "code": "https://example.org/toy",
-    }, indent=1))
+        scored[model_id] = (program_for(harness.task(harness.zoo[model_id].task)), metrics)
+    write_submission(folder, harness, scored, LIMIT)
+    edit(folder / "submission.json", lambda d: d.update(description="A first-token copy and a constant readout."))
     assert validate_submission(folder, harness, STATIC).problems == []
     return folder
 

@@ -48,6 +48,7 @@ class Harness:
     def __init__(self) -> None:
         self._splits: dict[str, object] = {}
         self._fingerprints: dict[str, dict[str, str]] = {}
+        self._longest: dict[str, int] = {}
         self._model_id: str | None = None
         self._model = None  # the network itself, loaded only for fresh re-scoring
         self._scored: dict[tuple, dict] = {}  # (limit or fresh key) -> {bin: [(batch, model prediction)]}
@@ -119,6 +120,23 @@ class Harness:
         from bench.scoring import check_program_fits
 
         check_program_fits(program, task)
+
+    def check_cost(self, program, task) -> None:
+        """Raise :class:`bench.program.cost.CostError` for a program over the scoring limits on this task's
+        longest test sequence (decided from its declared shapes: nothing runs)."""
+        from bench.program.cost import check_cost
+
+        check_cost(program, self.longest(task))
+
+    def longest(self, task) -> int:
+        """Tokens in the longest sequence of the task's frozen test splits."""
+        if task.name not in self._longest:
+            import pyarrow.compute as pc
+
+            splits = self.splits(task)
+            self._longest[task.name] = max(
+                int(pc.max(pc.list_value_length(splits[b].with_format("arrow")["input_ids"])).as_py() or 1) for b in BINS)
+        return self._longest[task.name]
 
     def score(self, program, task, limit: int | None) -> dict[str, BinMetrics]:
         """Per-bin metrics against the current model's stored predictions on the frozen splits."""

@@ -652,6 +652,11 @@ class _ModelCheck:
             except TaskError as exc:
                 self.add("program_file", f"{r.program_file} does not fit the task: {exc}")
                 return False
+            try:  # from the declared shapes, before anything runs (bench.program.cost)
+                self.harness.check_cost(program, self.task)
+            except ProgramError as exc:
+                self.add("program_file", f"{r.program_file} is over the scoring limits: {exc}")
+                return False
         self.check_size(program)
         complete = self.check_reported_metrics()
         self.verdict.programs[r.model.id] = program

@@ -73,11 +73,21 @@ def loads(text) -> object:
     if len(text) > MAX_JSON_CHARS:
         raise ProgramError(f"program JSON longer than {MAX_JSON_CHARS} characters")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise ProgramError(f"program JSON nested deeper than {MAX_JSON_DEPTH}") from None
     except (ValueError, TypeError, MemoryError, OverflowError) as err:
         raise ProgramError(f"not valid JSON ({str(err)[:80]})") from None
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object whose keys are all different (a repeated key would hide one value: refused)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key {repeated[:40]!r} appears twice in one object")
+    return out
 
 
 def check_depth(obj, limit: int = MAX_JSON_DEPTH) -> None:

@@ -78,6 +78,9 @@ def assign_ids(nodes: list[Node], problems: list[str]) -> dict[Node, str]:
         if node.label in owner:
             problems.append(f"name {node.label!r} is used by two different nodes ({owner[node.label].op}, {node.op})")
             continue
+        if node.label in ("tokens", "indices") and node.op != node.label:
+            problems.append(f"name {node.label!r} is the {node.label} input's; a {node.op} node cannot take it")
+            continue
         owner[node.label] = node
         ids[node] = node.label
     counters: dict[str, int] = {}
