@@ -141,7 +141,7 @@ def parse_json(raw: bytes | str, limits: JsonLimits) -> Any:
             raise JsonInputError([f"cannot read JSON (not UTF-8: byte {exc.start})"]) from None
     else:
         text = raw
-    _check_structure(text, limits)
+    check_structure(text, limits)
 
     def parse_int(digits: str):
         n = len(digits) - digits.startswith("-")
@@ -178,7 +178,7 @@ def _os_reason(exc: BaseException) -> str:
     return printable(str(exc), 200)
 
 
-def _check_structure(text: str, limits: JsonLimits) -> None:
+def check_structure(text: str, limits: JsonLimits) -> None:
     """Count and peel the brackets outside strings; refuse too many or too deep before ``json`` recurses."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     containers = brackets.count("[") + brackets.count("{")

@@ -190,3 +190,10 @@ def test_a_key_repeated_in_the_json_is_refused():
     text = Program(rasp.map(tokens, "x == 1", basis="tokens"), vocab_size=6, kind="token", n_positions=10).dumps()
     with pytest.raises(ProgramError, match="the key 'expr' appears twice in one object"):
         Program.from_json(text.replace('"expr": "x == 1"', '"expr": "x == 1", "expr": "x == 0"'))
+
+
+def test_a_program_of_millions_of_empty_lists_is_refused_before_parsing():
+    """48 MB of ``[[],[],...]`` once took 2.5 GB to parse; the lists are counted first."""
+    text = "[" + ",".join(["[]"] * 2_000_000) + "]"
+    with pytest.raises(ProgramError, match="2,000,001 lists and objects, over the limit of 1,048,576"):
+        Program.from_json(text)

@@ -39,6 +39,7 @@ MAX_EXPR_DEPTH = 32  # syntax-tree depth of one expression
 MAX_CONSTANT = 1e12  # largest magnitude of a number written in a program
 MAX_JSON_DEPTH = 16  # nesting of lists/objects in a program's JSON form
 MAX_JSON_CHARS = 1 << 28  # characters of a program's JSON text
+MAX_JSON_CONTAINERS = 1 << 20  # lists and objects in a program's JSON text (the largest shipped: 22,097)
 #: Every computed number is clipped to [-MAX_VALUE, MAX_VALUE] (NaN becomes 0),
 #: so values stay finite whatever a program computes.
 MAX_VALUE = 1e30

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 
 from . import fields as F
-from .errors import MAX_BASIS_SIZE, MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_NODES, ProgramError
+from .errors import MAX_BASIS_SIZE, MAX_JSON_CHARS, MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, MAX_NODES, ProgramError
 from .ops import OPS, Node, Tokens
 from .vtypes import STANDARD_BASES, Basis
 
@@ -72,6 +72,12 @@ def loads(text) -> object:
             raise ProgramError("program JSON is not UTF-8") from None
     if len(text) > MAX_JSON_CHARS:
         raise ProgramError(f"program JSON longer than {MAX_JSON_CHARS} characters")
+    from bench import schema
+
+    try:  # counted before parsing: a file of empty lists takes about 50 times its size in memory once parsed
+        schema.check_structure(text, schema.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))
+    except schema.JsonInputError as err:
+        raise ProgramError(f"program {err}") from None
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
