@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     build_cmd.add_argument("--heatmaps", action="store_true",
                            help="draw every program's tables on its page (about 12 MB for the shipped submissions: "
                                 "for the published site, not the committed leaderboard/)")
+    build_cmd.add_argument("--disagreements", action="store_true",
+                           help="run every program again and show where it disagrees with its model on its page "
+                                "(as long as validate's re-scoring; for the published site)")
     scoring = build_cmd.add_mutually_exclusive_group()
     scoring.add_argument("--rescore", action="store_true",
                          help="re-score every submission, even those validate accepted with the same files")
@@ -218,7 +221,7 @@ def run_build(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
     entries = [v.entry() for v in verdicts if v.ok]
     try:
-        written = build(entries, args.out, heatmaps=args.heatmaps)
+        written = build(entries, args.out, heatmaps=args.heatmaps, disagreements=args.disagreements)
     except BuildError as exc:
         raise UsageError(str(exc)) from None
     print(f"wrote {len(written)} files to {printable(args.out.as_posix(), 300)}/ from {len(entries)} submission(s)"

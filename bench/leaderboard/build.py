@@ -50,14 +50,17 @@ class BuildError(ValueError):
     """The output folder cannot be written."""
 
 
-def build(entries: list[Entry], out: Path, *, heatmaps: bool = False) -> list[Path]:
+def build(entries: list[Entry], out: Path, *, heatmaps: bool = False, disagreements: bool = False) -> list[Path]:
     """Write the whole leaderboard for ``entries`` into ``out``; returns the files written, sorted.
 
     With ``heatmaps``, every program's tables are drawn beside its page and shown under its code.
+    With ``disagreements``, every program is run again here (:func:`bench.inspect.diagnose`) and its
+    page shows where it disagrees with the model: per bin, the first sequences, match_acc by exact length.
     """
     out = Path(out)
     _clear_previous_build(out)
     figures = {e.slug: program_heatmaps(e, out) for e in entries} if heatmaps else {}
+    found = {e.slug: program_disagreements(e, out) for e in entries} if disagreements else {}
     overall, per_task, per_model = overall_table(entries), per_task_table(entries), per_model_table(entries)
     files: dict[str, str] = {
         "README.md": markdown(entries, overall, per_task, per_model),
@@ -67,9 +70,11 @@ def build(entries: list[Entry], out: Path, *, heatmaps: bool = False) -> list[Pa
         "per_model.csv": _csv(per_model),
     }
     for e in entries:
-        files.update(html.program_pages(e, figures.get(e.slug)))
+        files.update(html.program_pages(e, figures.get(e.slug), found.get(e.slug)))
     written = [out / "programs" / method / image for method, drawn in figures.items()
                for images, _ in drawn.values() for image in images]
+    written += [out / "programs" / method / image for method, pages in found.items()
+                for image, _ in pages.values() if image]
     for relative, text in files.items():
         path = out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +108,38 @@ def program_heatmaps(e: Entry, out: Path) -> dict[str, tuple[list[str], str]]:
                                max_figures=PAGE_HEATMAPS)
         drawn[m.model.id] = ([p.relative_to(folder.parent).as_posix() for p in result.paths], result.note())
     return drawn
+
+
+def program_disagreements(e: Entry, out: Path) -> dict[str, tuple[str | None, str]]:
+    """Run every program of ``e`` against its model's stored predictions and describe where they disagree.
+
+    Returns model id -> (the plot of match_acc by exact length, relative to ``programs/<method>/``, or
+    None; the HTML of the section). Computed here from the verified program, never read from the submission.
+    """
+    from bench import predictions
+    from bench.inspect import diagnose, plot_by_length
+    from bench.leaderboard.harness import Harness
+    from bench.program import Program
+
+    harness, sections = Harness(), {}
+    for m in sorted(e.results.models, key=lambda m: m.model.id):
+        if m.model.id not in e.programs or not m.program_file or m.model.id not in harness.zoo:
+            continue
+        ref = harness.zoo[m.model.id]
+        task = harness.task(ref.task)
+        try:
+            program = Program.load(Path(e.folder) / m.program_file)
+            stored = predictions.for_model(ref.id, ref.weights_sha256, task, harness.splits(task), None, entry=ref.entry)
+            found = diagnose(program, task, harness.splits(task), stored, e.results.limit, examples=3)
+        except (OSError, ValueError, RuntimeError) as exc:  # ProgramError and CostError are ValueErrors
+            sections[m.model.id] = (None, html.disagreements_section(None, None, f"not computed ({exc})"))
+            continue
+        found.model = ref.id
+        image = program_page(e, m.model.id).removeprefix(f"programs/{e.slug}/").removesuffix(".html") + "-by-length.png"
+        plot_by_length(found, out / "programs" / e.slug / image, f"{e.submission.method} on {m.model.id}",
+                       task.length_measure, e.results.match_threshold)
+        sections[m.model.id] = (image, html.disagreements_section(found, image, ""))
+    return sections
 
 
 def _clear_previous_build(out: Path) -> None:

@@ -273,9 +273,11 @@ def method_programs_page(e: Entry) -> str:
     return _page(f"{e.submission.method}: programs", body, script=False)
 
 
-def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] | None = None) -> str:
+def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] | None = None,
+                      disagreements: str | None = None) -> str:
     """``programs/<method>/<model>.html``: one program as RASP code, with its figures and, when given as
-    (image paths relative to the page's folder, a note), the heatmaps of its tables."""
+    (image paths relative to the page's folder, a note), the heatmaps of its tables; ``disagreements``
+    is the HTML of :func:`disagreements_section`."""
     m = next(m for m in e.results.models if m.model.id == model_id)
     figures = [("task", esc(m.task.name)), ("model", esc(m.model.id)), ("success", "yes" if m.success else "no")]
     figures += [(f"match_acc {BIN_LABELS[b]}", fmt(m.metrics[b].match_acc)) for b in BINS if b in m.metrics]
@@ -288,10 +290,47 @@ def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] |
         f"{esc(e.submission.method)}</a></p>\n<h1>{esc(e.submission.method)} on {esc(model_id)}</h1>\n"
         f'<dl class="meta">{meta}</dl>\n<pre class="program"><code>{esc(e.programs[model_id])}</code></pre>'
     )
+    if disagreements is not None:
+        body += "\n" + disagreements
     if heatmaps is None:
-        return _page(f"{e.submission.method} on {model_id}", body, script=False)
+        return _page(f"{e.submission.method} on {model_id}", body, script=False,
+                     css=CSS + HEATMAPS_CSS if disagreements is not None else CSS)
     body += "\n" + _heatmaps(*heatmaps)
     return _page(f"{e.submission.method} on {model_id}", body, script=False, css=CSS + HEATMAPS_CSS)
+
+
+def disagreements_section(found, image: str | None, note: str) -> str:
+    """Where a program disagrees with its model (a :class:`bench.inspect.Diagnostics` computed by the build):
+    per bin the count and the first sequences, and the plot of match_acc by exact length."""
+    from bench.inspect import marked_sequence
+
+    parts = ["<h2>Where it disagrees with the model</h2>"]
+    if found is None:
+        return "\n".join(parts + [f'<p class="muted">{esc(note)}</p>'])
+    parts.append('<p class="muted">Computed from the program and the model\'s stored predictions when this page '
+                 "was built (<code>python -m bench.inspect PROGRAM.json</code> prints the same). "
+                 "[x]: the outputs after token x differ.</p>")
+    rows = []
+    for name, got in found.bins.items():
+        counts = got.counts
+        rows.append(f'<tr><td>{esc(BIN_LABELS[name])}</td><td class="num">{counts.sequences}</td>'
+                    f'<td class="num">{got.disagreeing}</td>'
+                    f'<td class="num">{fmt(counts.matched_sequences / max(counts.sequences, 1))}</td></tr>')
+    parts.append("<table><thead><tr><th>bin</th><th>sequences</th><th>disagreeing</th><th>match_acc</th></tr>"
+                 "</thead><tbody>" + "".join(rows) + "</tbody></table>")
+    examples = []
+    for name, got in found.bins.items():
+        for ex in got.examples:
+            where = ", ".join(f"at {t}: program {p}, model {m}, gold {g}"
+                              for t, p, m, g in list(zip(ex.positions, ex.program, ex.model, ex.gold))[:4])
+            more = f" (+{len(ex.positions) - 4} more)" if len(ex.positions) > 4 else ""
+            examples.append(f"{BIN_LABELS[name]}, L={ex.length}: {marked_sequence(ex)}\n    {where}{more}")
+    if examples:
+        parts.append('<pre class="program"><code>' + esc("\n".join(examples)) + "</code></pre>")
+    if image:
+        name = image.rsplit("/", 1)[-1]
+        parts.append(f'<figure><img src="{esc(name)}" alt="match_acc by exact length"></figure>')
+    return "\n".join(parts)
 
 
 def _heatmaps(images: list[str], note: str) -> str:
@@ -313,11 +352,14 @@ def _heatmaps(images: list[str], note: str) -> str:
     return "\n".join(parts)
 
 
-def program_pages(e: Entry, heatmaps: dict[str, tuple[list[str], str]] | None = None) -> dict[str, str]:
+def program_pages(e: Entry, heatmaps: dict[str, tuple[list[str], str]] | None = None,
+                  disagreements: dict[str, tuple[str | None, str]] | None = None) -> dict[str, str]:
     """Relative path -> HTML for every page of one submission's programs; ``heatmaps`` (model id ->
-    image paths and note, see :func:`program_page_html`) adds the tables under the code."""
+    image paths and note, see :func:`program_page_html`) adds the tables under the code, and
+    ``disagreements`` (model id -> (plot, section HTML)) where the program disagrees with its model."""
     pages = {f"programs/{e.slug}/index.html": method_programs_page(e)}
     for model_id in sorted(e.programs):
         drawn = heatmaps.get(model_id, ([], "")) if heatmaps is not None else None
-        pages[program_page(e, model_id)] = program_page_html(e, model_id, drawn)
+        section = disagreements[model_id][1] if disagreements and model_id in disagreements else None
+        pages[program_page(e, model_id)] = program_page_html(e, model_id, drawn, section)
     return pages
