@@ -35,14 +35,22 @@ def show_notices_plainly() -> None:
 MAX_JOBS = 64
 
 
-def positive_int(text: str) -> int:
+def _int_from(text: str, lowest: int, wanted: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text[:40]!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _int_from(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    return _int_from(text, 0, "an integer >= 0")
 
 
 def jobs(text: str) -> int:

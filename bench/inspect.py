@@ -39,7 +39,7 @@ from typing import Literal, Optional
 import numpy as np
 
 from bench import schema
-from bench.cli_args import positive_int
+from bench.cli_args import non_negative_int, positive_int
 from bench.results import BINS, BinMetrics, ResultsError, load_results, write_json_atomic
 from bench.schema import printable
 from bench.scoring import (BATCH_SIZE, BinCounts, ScoringLimits, check_program_fits, gold_predictions,
@@ -351,16 +351,6 @@ def _resolves_to(path: Path, target: Path) -> bool:
         return False
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text[:40]!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text[:40]!r}")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.inspect", description=__doc__.splitlines()[0])
     parser.add_argument("program", type=Path, help="a program JSON file")
@@ -369,7 +359,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--task", help="the task of a --model folder or Hub repo without rasp_bench metadata")
     parser.add_argument("--bins", nargs="+", choices=BINS, default=list(BINS), metavar="BIN",
                         help=f"bins to inspect (default: all): {', '.join(BINS)}")
-    parser.add_argument("--examples", type=_non_negative_int, default=DEFAULT_EXAMPLES, metavar="K",
+    parser.add_argument("--examples", type=non_negative_int, default=DEFAULT_EXAMPLES, metavar="K",
                         help=f"disagreeing sequences shown per bin (default {DEFAULT_EXAMPLES})")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="inspect only the first N sequences of each bin")

@@ -4,27 +4,19 @@ method sampled, clear model errors, and tables whose numbers read the same every
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import bench.program as rasp
 from bench.evaluate import error_filename, main, portable_spec, summary_table
 from bench.results import load_results
 from bench.task import get_task
+from test_evaluate import run as evaluate_run, write_method
 
 MODELS = ["bin_majority", "tomita1"]
 
 
 def run(tmp_path, method, *extra, models=MODELS, limit=30):
-    out = tmp_path / "out"
-    return main([method, "--models", *models, "--limit", str(limit), "--out", str(out), *extra]), out
-
-
-def write_method(folder, body: str, name="my_method.py"):
-    path = folder / name
-    path.write_text(textwrap.dedent(body))
-    return path
+    return evaluate_run(tmp_path, method, *extra, models=models, limit=limit)
 
 
 RAISES_INSIDE = """
