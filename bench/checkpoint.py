@@ -29,11 +29,13 @@ import os
 import struct
 from pathlib import Path
 
+from bench.errors import BenchError
+
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-class ModelError(ValueError):
+class ModelError(BenchError):
     """A checkpoint or an input the model cannot use; the message is one line."""
 
 

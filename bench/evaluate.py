@@ -41,6 +41,7 @@ from tqdm import tqdm
 import bench
 from bench import hub
 from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs, positive_int as _positive_int, show_notices_plainly
+from bench.errors import UsageError
 from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
 from bench.methods import MethodError, TaskView, method_parameters, resolve_method
 from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
@@ -81,8 +82,6 @@ RUN_OUTPUTS = ("results.json", "programs", "errors", "diagnostics", "match_acc_b
 MAX_PREVIOUS_RESULTS_BYTES = 256 * 2**20
 
 
-class UsageError(ValueError):
-    """A command-line argument that cannot be acted on."""
 
 
 @dataclass

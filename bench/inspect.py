@@ -40,6 +40,7 @@ import numpy as np
 
 from bench import schema
 from bench.cli_args import non_negative_int, positive_int
+from bench.errors import UsageError
 from bench.results import BINS, BinMetrics, ResultsError, load_results, write_json_atomic
 from bench.schema import printable
 from bench.scoring import (BATCH_SIZE, BinCounts, ScoringLimits, check_program_fits, gold_predictions,
@@ -55,8 +56,6 @@ CONTEXT_TOKENS = 6
 SHORT_SEQUENCE = 60
 
 
-class UsageError(ValueError):
-    """A command-line argument that cannot be acted on."""
 
 
 # ----- the diagnostics, as plain JSON-able dataclasses ----------------------------------------

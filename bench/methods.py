@@ -34,6 +34,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.registry import Registry
 from bench.task import Batch, Task
 
@@ -46,7 +47,7 @@ class Method(Protocol):
         ...
 
 
-class MethodError(ValueError):
+class MethodError(BenchError):
     """A METHOD that cannot be resolved into a method object."""
 
 

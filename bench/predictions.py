@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.task import TEST_SPLITS, Batch, Task
 
 #: Bumped whenever what "the model's prediction" means changes (argmax, the logit > 0 rule, inputs).
@@ -50,7 +51,7 @@ BINS = tuple(TEST_SPLITS)
 FORWARD_BATCH = 250
 
 
-class PredictionsError(ValueError):
+class PredictionsError(BenchError):
     """A stored predictions file that cannot be used; the message is one line."""
 
 

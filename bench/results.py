@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from bench.errors import BenchError
 from bench import schema
 from bench.task import TEST_SPLITS
 
@@ -115,7 +116,7 @@ class Results:
 RESULTS_LIMITS = schema.JsonLimits(max_bytes=4 << 20, max_depth=32, max_containers=200_000, max_int_digits=30)
 
 
-class ResultsError(ValueError):
+class ResultsError(BenchError):
     """A results file that cannot be read; the message names the file and the fields.
 
     ``problems`` lists the findings one by one, each ``field: what is wrong`` (or a whole-file

@@ -20,6 +20,7 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from bench.errors import BenchError
 from bench.program import ProgramError
 from bench.program.arrays import from_bytes
 from bench.program.errors import MAX_JSON_CHARS
@@ -29,7 +30,7 @@ from bench.splits import load_splits, split_fingerprint
 from bench.task import get_task
 
 
-class ResumeError(ValueError):
+class ResumeError(BenchError):
     """The output folder holds results that a resumed run must not mix with its own."""
 
 

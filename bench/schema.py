@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from bench.errors import BenchError
 from bench.registry import field_hint as _hint
 
 
-class SchemaError(ValueError):
+class SchemaError(BenchError):
     """Untrusted JSON does not follow a schema; ``problems`` lists every finding."""
 
     def __init__(self, problems: list[str]):
@@ -64,7 +65,7 @@ class JsonLimits:
     max_int_digits: int = 30  # digits of one integer literal (2**64 has 20)
 
 
-class JsonInputError(ValueError):
+class JsonInputError(BenchError):
     """An untrusted JSON file that cannot be read; ``problems`` are one-line findings, without the file name."""
 
     def __init__(self, problems: list[str]):

@@ -40,6 +40,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bench.errors import BenchError
 from bench import schema
 
 MANIFEST = "shard.json"
@@ -51,7 +52,7 @@ MANIFEST_LIMITS = schema.JsonLimits(max_bytes=4 << 20, max_depth=8, max_containe
 MAX_SHARDS = 10_000
 
 
-class ShardError(ValueError):
+class ShardError(BenchError):
     """Shard folders that cannot be merged into one run's results."""
 
 

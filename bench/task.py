@@ -24,6 +24,7 @@ from typing import Callable, ClassVar, Literal
 
 import numpy as np
 
+from bench.errors import BenchError
 from bench.registry import Registry
 
 TaskKind = Literal["token", "token_set"]
@@ -43,7 +44,7 @@ TRAIN_RANGE = (0, 50)
 MAX_LENGTH = 150
 
 
-class TaskError(ValueError):
+class TaskError(BenchError):
     """A bad task name, length range or sequence; the message is one line."""
 
 

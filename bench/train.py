@@ -47,6 +47,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.errors import BenchError
 from bench.model import CONFIG_NAME, WEIGHTS_NAME, GPT2, GPT2Config, ModelError
 from bench.predict import accuracy, model_inputs
 from bench.task import TEST_SPLITS, TRAIN_RANGE, Batch, Task, get_task
@@ -56,7 +57,7 @@ OPTIMIZER_NAME = "optimizer.safetensors"
 MODEL_DIR = "model"
 
 
-class TrainError(ValueError):
+class TrainError(BenchError):
     """A bad recipe or an unusable run folder; the message is one line."""
 
 

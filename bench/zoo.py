@@ -33,6 +33,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.cli_args import show_notices_plainly
 from bench.hub import MANIFEST_NAME, REPO_FILES, load_manifest, load_reference, manifest_entry, sha256_file, zoo_dir
 from bench.model import CONFIG_NAME, WEIGHTS_NAME, ModelError
@@ -42,7 +43,7 @@ HUB_ORG = "rasp-bench"
 SCHEMA_VERSION = 1
 
 
-class ZooError(ValueError):
+class ZooError(BenchError):
     """A bad zoo command or run folder; the message is one line."""
 
 

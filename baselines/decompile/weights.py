@@ -13,8 +13,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from bench.errors import BenchError
 
-class DecompileError(ValueError):
+
+class DecompileError(BenchError):
     """A model or input the decompiler cannot handle; the message is one line."""
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
+from bench.errors import UsageError
 from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs
 from bench.schema import printable
 
@@ -43,8 +44,6 @@ DEFAULT_SUBMISSIONS = Path("submissions")
 DEFAULT_OUT = Path("leaderboard")
 
 
-class UsageError(ValueError):
-    """Arguments that cannot be acted on."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

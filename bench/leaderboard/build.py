@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from bench.errors import BenchError
 from bench.leaderboard import html, plots
 from bench.leaderboard.tables import (
     BIN_LABELS,
@@ -46,7 +47,7 @@ GENERATED = ("README.md", "index.html", *CSV_FILES, plots.MATCH_BY_LENGTH, plots
 PAGE_HEATMAPS = 12  # figures per program page (bench.show --plot draws up to 24): page weight and build time
 
 
-class BuildError(ValueError):
+class BuildError(BenchError):
     """The output folder cannot be written."""
 
 

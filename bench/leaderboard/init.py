@@ -23,6 +23,7 @@ import re
 import sys
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.leaderboard.submission import (
     PLACEHOLDER,
     RESULTS_FILE,
@@ -43,7 +44,7 @@ WANTED = {
 }
 
 
-class InitError(ValueError):
+class InitError(BenchError):
     """A folder that cannot be given a submission.json; the message is one line."""
 
 

@@ -23,16 +23,18 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bench.errors import BenchError
+
 SUBMISSIONS = "submissions"
 GIT_TIMEOUT = 120  # seconds for one git command
 MAX_SHOWN = 8  # files named in a refusal; the rest are counted
 
 
-class GitError(ValueError):
+class GitError(BenchError):
     """git cannot answer (not installed, not a repository, an unknown revision); the message is one line."""
 
 
-class Refused(ValueError):
+class Refused(BenchError):
     """A pull request that mixes a submission with other changes; the message names the files."""
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union, get_type_hints
 
+from bench.errors import BenchError
 from bench import schema
 from bench.registry import field_hint as _hint
 from bench.task import TEST_SPLITS
@@ -67,7 +68,7 @@ class Submission:
     submission_version: int = SUBMISSION_VERSION  # version of this manifest format
 
 
-class SubmissionError(ValueError):
+class SubmissionError(BenchError):
     """A submission folder that cannot be read; ``problems`` lists every finding.
 
     ``fields`` holds the fields that have their schema type (whatever else is wrong with them),

@@ -8,8 +8,10 @@ nesting of the JSON. A violated bound is reported like any other problem, as a
 
 from __future__ import annotations
 
+from bench.errors import BenchError
 
-class ProgramError(ValueError):
+
+class ProgramError(BenchError):
     """A malformed, ill-typed or oversized program (or bad input to an interpreter).
 
     ``problems`` lists every problem found (validation reports all of them at
