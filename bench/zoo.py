@@ -34,7 +34,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.cli_args import show_notices_plainly
+from bench.cli_args import positive_int, show_notices_plainly
 from bench.hub import MANIFEST_NAME, REPO_FILES, load_manifest, load_reference, manifest_entry, sha256_file, zoo_dir
 from bench.model import CONFIG_NAME, WEIGHTS_NAME, ModelError
 from bench.task import TEST_SPLITS, TaskError, get_task
@@ -271,7 +271,15 @@ def cmd_train(args) -> int:
 def cmd_search(args) -> int:
     from bench.train import DEFAULT_GRID, search
 
-    best, entries = search(_recipe(args), Path(args.out or "runs"), args.grid or DEFAULT_GRID, progress=not args.quiet)
+    grid, root = args.grid or DEFAULT_GRID, Path(args.out or "runs")
+    if args.launcher:
+        from bench.search_launch import LaunchOptions, search_launched
+
+        options = LaunchOptions(args.launcher, args.wave, args.slurm_cpus, args.slurm_mem, args.slurm_time,
+                                args.slurm_partition)
+        best, entries = search_launched(_recipe(args), root, grid, options)
+    else:
+        best, entries = search(_recipe(args), root, grid, progress=not args.quiet)
     print(f"chosen: {best.recipe.arch} ({best.run_dir}); add it with: python -m bench.zoo add {best.run_dir}")
     return 0
 
@@ -335,6 +343,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--arch", default="2x1x64", help="LAYERSxHEADSxWIDTH")
         else:
             p.add_argument("--grid", nargs="*", help="architectures LxHxD (default: the published grid)")
+            p.add_argument("--launcher", choices=("local", "slurm"),
+                           help="train the grid points as submitit jobs, --wave at a time (same choice as in order)")
+            p.add_argument("--wave", type=positive_int, default=4, help="grid points trained at once with --launcher")
+            p.add_argument("--slurm-cpus", type=positive_int, default=1, help="CPUs per job (--launcher)")
+            p.add_argument("--slurm-mem", help="memory per Slurm job, e.g. 8G")
+            p.add_argument("--slurm-time", type=positive_int, metavar="MINUTES", help="time limit per job")
+            p.add_argument("--slurm-partition", help="Slurm partition")
         p.add_argument("--steps", type=int, default=30_000, help="step budget (linear decay spans it)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--lr", type=float, default=1e-3)

@@ -63,7 +63,7 @@ lock() {
     links="${UV_FIND_LINKS:-$("$PYTHON" -m pip config get global.find-links 2>/dev/null || true)}"
     mkdir -p requirements
     echo "torch==2.13.0+cpu" >"$work/torch.in"
-    UV_FIND_LINKS="$links" "$UV" pip compile pyproject.toml "$work/torch.in" --extra test \
+    UV_FIND_LINKS="$links" "$UV" pip compile pyproject.toml "$work/torch.in" --extra test --extra cluster \
         --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
         --generate-hashes --no-strip-extras --annotation-style line \
         --custom-compile-command "scripts/check_versions.sh lock" \
@@ -71,7 +71,7 @@ lock() {
     # the temporary input's name is not worth keeping in the annotations
     sed -i "s|$work/torch.in|torch (CPU build, installed first by .ci/run)|" requirements/ci.lock
     sed -i '2a\
-#    that is: uv pip compile pyproject.toml --extra test, plus torch==2.13.0+cpu, for Python 3.11\
+#    that is: uv pip compile pyproject.toml --extra test --extra cluster, plus torch==2.13.0+cpu, for Python 3.11\
 #    on Linux x86_64 (manylinux_2_28), with hashes. Run it after changing the dependencies in\
 #    pyproject.toml, which keeps open ranges for users; this file pins what CI installs:\
 #    pip install "torch==2.13.0"; pip install --require-hashes -r requirements/ci.lock;\
