@@ -1,10 +1,12 @@
-"""``python -m bench.leaderboard init|validate|build|check-pr``: prepare and verify submissions, write the leaderboard.
+"""``python -m bench.leaderboard COMMAND``: prepare and verify submissions, write the leaderboard.
 
     python -m bench.leaderboard init submissions/my_method     # submission.json from results.json
     python -m bench.leaderboard validate                       # every folder in submissions/
     python -m bench.leaderboard validate submissions/my_method --fresh-seed 7
     python -m bench.leaderboard build --out leaderboard/       # verified submissions only
     python -m bench.leaderboard check-pr --base origin/main    # a pull request changes one submission folder
+    python -m bench.leaderboard validate --shard 2/4 --verdicts v2.json   # one job of four (bench.leaderboard.shards)
+    python -m bench.leaderboard merge-verdicts v1.json v2.json v3.json v4.json
 
 ``validate`` re-scores every program; when it accepts a submission it records
 so in this machine's cache (:mod:`bench.leaderboard.verdicts`), and ``build``
@@ -65,6 +67,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                           help="accept results scored on part of each split (bench.evaluate --limit); not for the leaderboard")
     validate.add_argument("--allow-partial", action="store_true",
                           help="accept results that leave out zoo models; not for the leaderboard")
+    validate.add_argument("--shard", type=_shard, metavar="K/N",
+                          help="one job of N: every static check, but re-score only part K of the models; "
+                               "writes --verdicts, joined by merge-verdicts")
+    validate.add_argument("--verdicts", type=Path, metavar="FILE", help="with --shard: where this shard's findings go")
 
     build_cmd = commands.add_parser("build", help="write leaderboard/ from the verified submissions")
     build_cmd.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: leaderboard/)")
@@ -91,10 +97,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                "the files committed since HEAD left it count")
     check_pr.add_argument("--no-rescore", action="store_true", help="static checks only (a quick look)")
     _jobs_option(check_pr)
+    merge_cmd = commands.add_parser("merge-verdicts", help="join the verdict files of validate --shard 1/N .. N/N")
+    merge_cmd.add_argument("files", nargs="+", type=Path, metavar="FILE")
     args = parser.parse_args(argv)
     if args.command == "validate" and args.max_drop is not None and args.fresh_seed is None:
         parser.error("--max-drop needs --fresh-seed")
+    if args.command == "validate" and (args.shard is None) != (args.verdicts is None):
+        parser.error("--shard K/N and --verdicts FILE go together")
+    if args.command == "validate" and args.shard and args.fresh_seed is not None:
+        parser.error("--fresh-seed is not split by --shard: run it without")
     return args
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from bench.shard import parse_shard
+
+    return parse_shard(text)
 
 
 def _init_parser(commands) -> None:
@@ -201,9 +219,45 @@ def run_validate(args: argparse.Namespace) -> int:
         allow_limit=args.allow_limit,
         allow_partial=args.allow_partial,
     )
+    if args.shard:
+        return run_validate_shard(args, folders, options)
     verdicts = _validate(folders, options, args.jobs)
     report(verdicts)
     return exit_status(verdicts)
+
+
+def run_validate_shard(args: argparse.Namespace, folders: list[Path], options) -> int:
+    """One shard of a validation: its findings written to --verdicts (no verdict record: merge-verdicts makes it)."""
+    import dataclasses
+
+    from bench.leaderboard import shards
+    from bench.leaderboard.harness import Harness
+    from bench.leaderboard.progress import Progress
+    from bench.leaderboard.validate import validate_all
+    from bench.leaderboard.verdicts import submission_key
+
+    harness = Harness()
+    verdicts = validate_all(folders, harness, dataclasses.replace(options, shard=args.shard), Progress(), jobs=args.jobs)
+    models = [m.model.id for v in verdicts if v.results for m in v.results.models if m.model.id in harness.zoo]
+    for v in verdicts:
+        v.key = submission_key(v.folder, harness.zoo)
+    shards.write(args.verdicts, verdicts, args.shard, sorted(shards.shard_models(models, *args.shard)))
+    k, n = args.shard
+    print(f"shard {k}/{n}: {len(verdicts)} submissions checked, {sum(not v.ok for v in verdicts)} with problems so far; "
+          f"findings in {printable(args.verdicts.as_posix(), 300)} (join the shards with merge-verdicts)")
+    return 2 if any(v.internal_error for v in verdicts) else 0
+
+
+def run_merge_verdicts(args: argparse.Namespace) -> int:
+    from bench.leaderboard import shards
+    from bench.leaderboard.harness import Harness
+
+    try:
+        merged = shards.merge(args.files)
+    except shards.VerdictsError as exc:
+        raise UsageError(str(exc)) from None
+    shards.record_accepted(merged, Harness().zoo)
+    return shards.report(merged, sys.stdout)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -276,7 +330,8 @@ def run_check_pr(args: argparse.Namespace) -> int:
     return exit_status([verdict])
 
 
-COMMANDS = {"init": run_init, "validate": run_validate, "build": run_build, "check-pr": run_check_pr}
+COMMANDS = {"init": run_init, "validate": run_validate, "build": run_build, "check-pr": run_check_pr,
+            "merge-verdicts": run_merge_verdicts}
 
 
 def main(argv: list[str] | None = None) -> int:

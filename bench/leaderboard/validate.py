@@ -131,6 +131,7 @@ class Options:
     allow_limit: bool = False  # accept results scored on part of each split (--limit)
     allow_partial: bool = False  # accept results that leave out zoo models
     reuse: bool = False  # skip re-scoring a folder that a verdict record says was re-scored and accepted as it is
+    shard: tuple[int, int] | None = None  # (K, N): re-score only the programs of part K of N of the models
 
 
 @dataclass(frozen=True)
@@ -830,6 +831,11 @@ def validate_all(folders: list[Path], harness, options: Options = Options(), pro
         if not ready:
             progress.line(_unscored_line(verdict, options))
         checks += ready
+    if options.shard is not None:  # bench.leaderboard.shards: the other parts are other jobs' work
+        from bench.leaderboard.shards import shard_models
+
+        part = shard_models([c.result.model.id for c in checks], *options.shard)
+        checks = [c for c in checks if c.result.model.id in part]
     _rescore(checks, harness, progress, jobs)
     _reject_shared_names(verdicts)
     if verdicts_kept is not None:
