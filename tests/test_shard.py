@@ -267,13 +267,13 @@ FLAKY_METHOD = """
 def test_local_launcher_runs_the_shards_resubmits_a_failure_and_merges(capsys, tmp_path):
     method = tmp_path / "flaky.py"
     method.write_text(textwrap.dedent(FLAKY_METHOD))
-    settings = [str(method), "--models", "bin_majority", "tomita1", "--limit", "20"]
+    settings = [str(method), "--models", "bin_majority", "tomita1", "tomita2", "--limit", "20"]
     assert main([*settings, "--out", str(tmp_path / "single")]) == 0
     capsys.readouterr()
-    assert main([*settings, "--launcher", "local", "--shards", "2", "--out", str(tmp_path / "launched")]) == 0
+    assert main([*settings, "--launcher", "local", "--shards", "3", "--out", str(tmp_path / "launched")]) == 0
     captured = capsys.readouterr()
-    failed = re.search(r"resubmitting once: shard (\d)/2", captured.out)
+    failed = re.search(r"resubmitting once: shard (\d)/3", captured.out)
     assert failed, captured.out + captured.err
-    assert f"shard {failed[1]}/2 (job " in captured.err and "this shard fails once" in captured.err
+    assert f"shard {failed[1]}/3 (job " in captured.err and "this shard fails once" in captured.err
     assert_same_run(tmp_path / "single", tmp_path / "launched")
-    assert sorted(p.name for p in (tmp_path / "launched.shards").iterdir()) == ["1-of-2", "2-of-2", "logs"]
+    assert sorted(p.name for p in (tmp_path / "launched.shards").iterdir()) == ["1-of-3", "2-of-3", "3-of-3", "logs"]
