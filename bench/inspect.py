@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
@@ -135,16 +134,12 @@ def diagnose(program, task, splits, predictions, limit: int | None = None, examp
     :class:`bench.task.TaskError` for a program of another vocabulary or kind, and
     :class:`bench.program.cost.CostError` for one over the scoring ``limits`` (as scoring does).
     """
-    from bench.program.cost import check_cost
-    from bench.program.interpret_fast import Budget
     from bench.splits import indexed_batches
 
     check_program_fits(program, task)
     # The same batches as scoring.model_batches, with the split rows it drops (they name the examples).
     batches = {name: list(indexed_batches(task, splits[name], BATCH_SIZE, limit, by_length=True)) for name in bins}
-    widths = [batch.input_ids.shape[1] for pairs in batches.values() for _, batch in pairs]
-    cost = check_cost(program, max(widths, default=1), limits.max_bytes, limits.max_work)
-    budget = Budget(cost, limits.max_bytes, time.monotonic() + limits.seconds)
+    budget = limits.budget(program, [batch.input_ids.shape[1] for pairs in batches.values() for _, batch in pairs])
     found = {name: _diagnose_bin(program, task, splits[name], batches[name], predictions.bins[name], examples, budget)
              for name in bins}
     return Diagnostics(task=task.name, kind=task.kind, limit=limit, bins=found)

@@ -50,6 +50,15 @@ class ScoringLimits:
     max_work: int = MAX_WORK_PER_SEQUENCE
     seconds: float = MAX_SCORING_SECONDS
 
+    def budget(self, program, widths: list[int]):
+        """The :class:`bench.program.interpret_fast.Budget` of one run of ``program`` on batches of these
+        widths, its clock started now; :class:`bench.program.cost.CostError` when one sequence is over."""
+        from bench.program.cost import check_cost
+        from bench.program.interpret_fast import Budget
+
+        cost = check_cost(program, max(widths, default=1), self.max_bytes, self.max_work)
+        return Budget(cost, self.max_bytes, time.monotonic() + self.seconds)
+
 
 def position_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(B, T)`` bool: where two predictions agree (every bit, for token sets)."""
@@ -153,12 +162,8 @@ def count_bins(program, batches: dict[str, list[tuple[Batch, np.ndarray]]],
     or when its time runs out).
     """
     from bench.program import run_program
-    from bench.program.cost import check_cost
-    from bench.program.interpret_fast import Budget
 
-    widths = [batch.input_ids.shape[1] for pairs in batches.values() for batch, _ in pairs]
-    cost = check_cost(program, max(widths, default=1), limits.max_bytes, limits.max_work)
-    budget = Budget(cost, limits.max_bytes, time.monotonic() + limits.seconds)
+    budget = limits.budget(program, [batch.input_ids.shape[1] for pairs in batches.values() for batch, _ in pairs])
     metrics = {}
     for bin_name, pairs in batches.items():
         counts = BinCounts()
