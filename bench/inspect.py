@@ -40,7 +40,7 @@ import numpy as np
 from bench import schema
 from bench.cli_args import non_negative_int, positive_int
 from bench.errors import UsageError
-from bench.results import BINS, BinMetrics, ResultsError, load_results, write_json_atomic
+from bench.results import BINS, BinMetrics, ResultsError, write_json_atomic
 from bench.schema import printable
 from bench.scoring import (BATCH_SIZE, BinCounts, ScoringLimits, check_program_fits, gold_predictions,
                            position_agreement)
@@ -323,26 +323,17 @@ def plot_by_length(diagnostics: Diagnostics, path: Path, title: str, length_meas
 def recorded_model(path: Path) -> str | None:
     """The model that a ``results.json`` beside the ``programs/`` folder holding ``path`` records for it.
 
-    The file is found as ``bench.show`` finds the recorded scores.
+    The entry is found as ``bench.show`` finds the recorded scores (:func:`bench.show.recorded_model`).
 
-    Raises :class:`bench.results.ResultsError` (one line) for a results.json that cannot be read.
+    Raises :class:`bench.results.ResultsError` (one line) for a results.json that cannot be read or used.
     """
-    results_path = path.resolve().parent.parent / "results.json"
-    if not results_path.is_file():
+    from bench.show import recorded_model as recorded_entry
+
+    found = recorded_entry(path)
+    if found is None:
         return None
-    results = load_results(results_path)
-    target = path.resolve()
-    for m in results.models:
-        if m.program_file and _resolves_to(results_path.parent / m.program_file, target):
-            return m.model.hub_repo if m.model.source == "hub" and m.model.hub_repo else m.model.id
-    return None
-
-
-def _resolves_to(path: Path, target: Path) -> bool:
-    try:
-        return path.resolve() == target
-    except (OSError, ValueError, RuntimeError):  # a NUL, a symlink loop
-        return False
+    m = found[1]
+    return m.model.hub_repo if m.model.source == "hub" and m.model.hub_repo else m.model.id
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
