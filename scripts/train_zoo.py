@@ -8,7 +8,8 @@
 first), the published architecture search (``bench.train.search``: the
 published recipe and grid order, stopping at the first run perfect on
 ``test_101_150``) starting at the configuration the published search chose
-for the task (``bench.train.PUBLISHED_BEST``). ``--runs-per-task`` bounds how
+for the task (``bench.train.PUBLISHED_BEST``), or at a smaller one where that
+is 256 wide (:func:`start_point`). ``--runs-per-task`` bounds how
 many grid points one pass trains per task, so every task gets its first run
 before any task gets its second; later passes (``--passes``) go on where the
 search stopped. Every run folder resumes (checkpoints every 3,000 steps), and
@@ -17,10 +18,19 @@ restarted at any time. The execution option ``--length-buckets`` (default 4:
 micro-batches by length, the same loss and gradient; see ``bench.train``) is
 recorded in each recipe.
 
+An entry ``<task>-noofs`` of :data:`ORDER` trains the task's control: the
+architecture its search has chosen so far, with the published recipe but
+without position offsets (positions 0..T-1 only, so positions past 50 are
+never trained). It is a control when it meets :func:`is_control`.
+
 ``land`` adds each named task's best run so far (the search's choice: best
 ``test_101_150``, the first of equals) to ``zoo/`` as the task's main model,
-with the search record in its manifest entry. The shipped submissions must
-then be regenerated (``scripts/make_baseline_submissions.sh``) in the same change.
+with the search record in its manifest entry; ``land TASK-noofs`` adds the
+task's control: the no-offsets run when it meets :func:`is_control`, else the
+first run of the search that does (another architecture or learning rate), as
+``TASK-control``.
+The shipped submissions must then be regenerated
+(``scripts/make_baseline_submissions.sh``) in the same change.
 """
 
 from __future__ import annotations
@@ -34,16 +44,20 @@ from pathlib import Path
 import torch
 
 from bench.task import get_task
-from bench.train import PUBLISHED_BEST, PUBLISHED_GRID, Recipe, TrainError, grid_from, measure_run, run_name, train
+from bench.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
 
 #: Tasks in training order: the published architectures by cost per step, cheapest first;
 #: the six tasks whose published models did not length-generalize come last.
-ORDER = (
+CHEAP = (
     "d2", "d3", "tomita4", "aastar", "bin_majority_interleave", "tomita1", "tomita2", "tomita7", "abcde", "ab_d_bc",
     "bin_majority", "ababstar", "012_0_2", "aaaastar", "unique_copy", "unique_reverse",
+)
+ORDER = (
+    *CHEAP, *(f"{task}-noofs" for task in CHEAP),
     "d4", "majority", "count", "sort", "unique_bigram_copy", "d12",
     "tomita5", "tomita6", "addition", "tomita3", "parity", "repeat_copy",
 )
+CONTROL = "-noofs"
 SEARCH_NAME = "search.json"
 
 
@@ -55,9 +69,19 @@ def base_recipe(task: str, args) -> Recipe:
     return Recipe(task=task, seed=args.seed, length_buckets=args.length_buckets)
 
 
+def start_point(task: str) -> GridPoint:
+    """Where the task's search starts: its published configuration, or, where that is 256
+    wide, the same one at width 64 (a smaller model, four to eight times cheaper per step on
+    a CPU, earlier in the published order; the search reaches the published one from there
+    if the smaller ones fall short)."""
+    published = PUBLISHED_BEST[task]
+    layers, heads, width = published.arch.split("x")
+    return published if width != "256" else GridPoint(f"{layers}x{heads}x64", published.lr, published.dropout)
+
+
 def search_points(task: str) -> list:
-    """The published grid from the task's published configuration on."""
-    return grid_from(PUBLISHED_GRID, PUBLISHED_BEST[task])
+    """The published grid from the task's starting point (:func:`start_point`) on."""
+    return grid_from(PUBLISHED_GRID, start_point(task))
 
 
 def load_search(runs: Path, task: str) -> dict:
@@ -73,31 +97,55 @@ def save_search(runs: Path, record: dict) -> None:
     tmp.replace(path)
 
 
+def run_point(point, base: Recipe, runs: Path, model_id: str) -> dict:
+    """Train one grid point (or resume it) and measure it: its search-record entry."""
+    recipe = point.recipe(base)
+    run_dir = runs / model_id / run_name(recipe)
+    task = get_task(recipe.task)
+    cpu = time.process_time()
+    result = train(recipe, run_dir, task=task, progress=False)
+    accs = measure_run(result.model, task, run_dir)
+    log(f"{model_id} {point.label}: {result.steps} steps, {result.wall_time_s:.0f} s, "
+        + " ".join(f"{k}={v:.3f}" for k, v in accs.items()))
+    return {
+        "label": point.label, "run_dir": run_dir.name, "arch": recipe.arch, "lr": recipe.lr, "dropout": recipe.dropout,
+        "steps": result.steps, "stopped_early": result.stopped_early, "wall_time_s": round(result.wall_time_s, 1),
+        "cpu_s": round(time.process_time() - cpu, 1), "accuracy": accs,
+    }
+
+
 def train_task(task_name: str, runs: Path, args) -> None:
     """Up to ``args.runs_per_task`` more grid points of one task's search."""
     record = load_search(runs, task_name)
     if record["finished"]:
         return
-    task, base = get_task(task_name), base_recipe(task_name, args)
     points = search_points(task_name)
     done = {e["label"] for e in record["entries"]}
     for point in [p for p in points if p.label not in done][: args.runs_per_task]:
-        recipe = point.recipe(base)
-        run_dir = runs / task_name / run_name(recipe)
-        cpu = time.process_time()
-        result = train(recipe, run_dir, task=task, progress=False)
-        accs = measure_run(result.model, task, run_dir)
-        record["entries"].append({
-            "label": point.label, "run_dir": run_dir.name, "arch": recipe.arch, "lr": recipe.lr, "dropout": recipe.dropout,
-            "steps": result.steps, "stopped_early": result.stopped_early, "wall_time_s": round(result.wall_time_s, 1),
-            "cpu_s": round(time.process_time() - cpu, 1), "accuracy": accs,
-        })
-        record["finished"] = accs["test_101_150"] == 1.0 or len(record["entries"]) == len(points)
+        entry = run_point(point, base_recipe(task_name, args), runs, task_name)
+        record["entries"].append(entry)
+        record["finished"] = entry["accuracy"]["test_101_150"] == 1.0 or len(record["entries"]) == len(points)
         save_search(runs, record)
-        log(f"{task_name} {point.label}: {result.steps} steps, {result.wall_time_s:.0f} s, "
-            + " ".join(f"{k}={v:.3f}" for k, v in accs.items()))
         if record["finished"]:
             return
+
+
+def train_control(task_name: str, runs: Path, args) -> None:
+    """The no-offsets run of the architecture the task's search has chosen so far."""
+    model_id = task_name + CONTROL
+    main = load_search(runs, task_name)
+    record = load_search(runs, model_id)
+    if not main["entries"] or record["entries"]:
+        return
+    point = GridPoint.parse(best_entry(main)["label"])
+    record["entries"].append(run_point(point, replace(base_recipe(task_name, args), offsets=False), runs, model_id))
+    record["finished"] = True
+    save_search(runs, record)
+
+
+def is_control(accuracy: dict) -> bool:
+    """Learned in distribution, lost at the longest lengths: at least 0.99 on test_0_50, at most 0.5 on test_101_150."""
+    return accuracy["test_0_50"] >= 0.99 and accuracy["test_101_150"] <= 0.5
 
 
 def best_entry(record: dict) -> dict:
@@ -107,12 +155,15 @@ def best_entry(record: dict) -> dict:
 
 def cmd_train(args) -> None:
     runs = Path(args.runs)
-    tasks = args.only or ORDER
-    for task in tasks:
-        get_task(task)
+    ids = args.only or ORDER
+    for model_id in ids:
+        get_task(model_id.removesuffix(CONTROL))
     for n in range(args.passes):
-        for task in tasks:
-            train_task(task, runs, args)
+        for model_id in ids:
+            if model_id.endswith(CONTROL):
+                train_control(model_id.removesuffix(CONTROL), runs, args)
+            else:
+                train_task(model_id, runs, args)
         log(f"pass {n + 1} done")
 
 
@@ -134,13 +185,25 @@ def cmd_land(args) -> None:
     from bench.zoo import add_run
 
     runs = Path(args.runs)
-    for task in args.tasks:
+    for model_id in args.ids:
+        task = model_id.removesuffix(CONTROL)
         record = load_search(runs, task)
         if not record["entries"]:
             raise SystemExit(f"{task}: nothing trained in {runs / task}")
-        best = best_entry(record)
         search = [{k: v for k, v in e.items() if k not in ("label", "run_dir")} for e in record["entries"]]
-        add_run(runs / task / best["run_dir"], task, "main", search=search, log=log)
+        if model_id == task:
+            add_run(runs / task / best_entry(record)["run_dir"], task, "main", search=search, log=log)
+            continue
+        noofs = load_search(runs, model_id)["entries"]
+        if noofs and is_control(noofs[0]["accuracy"]):
+            reason = "trained without position offsets, it learned lengths 0-50 but not the longer ones"
+            add_run(runs / model_id / noofs[0]["run_dir"], model_id, "control", log=log, control_reason=reason)
+            continue
+        other = [e for e in record["entries"] if is_control(e["accuracy"])]
+        if not other:
+            raise SystemExit(f"{model_id}: no run of {task} meets the control criterion ({is_control.__doc__})")
+        reason = f"another configuration of the published search ({other[0]['label']}): it learned lengths 0-50 but not the longer ones"
+        add_run(runs / task / other[0]["run_dir"], task + "-control", "control", search=search, log=log, control_reason=reason)
 
 
 def main() -> None:
@@ -151,9 +214,9 @@ def main() -> None:
         p.set_defaults(fn=fn)
         p.add_argument("--runs", default="zoo_runs", help="folder of run folders (keep it outside the repository)")
         if name == "land":
-            p.add_argument("tasks", nargs="+")
+            p.add_argument("ids", nargs="+", help="TASK (main model) or TASK-noofs (control)")
         else:
-            p.add_argument("--only", nargs="*", help="tasks (default: all, in training order)")
+            p.add_argument("--only", nargs="*", help="TASK or TASK-noofs (default: all of ORDER, in order)")
         if name == "train":
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--runs-per-task", type=int, default=1, help="grid points per task and pass")
