@@ -51,7 +51,8 @@ def reproduce_command(entry: dict) -> str:
     parts = [
         f"python -m bench.zoo train {entry['task']} --arch {arch['n_layer']}x{arch['n_head']}x{arch['n_embd']}",
         f"--steps {recipe['max_steps']} --seed {entry['seed']} --lr {recipe['lr']} --dropout {recipe['dropout']}",
-        f"--eval-every {recipe['eval_every']}" + ("" if recipe["offsets"] else " --no-offsets"),
+        f"--eval-every {recipe['eval_every']}" + ("" if recipe["offsets"] else " --no-offsets")
+        + (f" --length-buckets {recipe['length_buckets']}" if recipe.get("length_buckets", 1) > 1 else ""),
     ]
     return " ".join(parts)
 
@@ -63,6 +64,44 @@ def _predictions_note(entry: dict) -> str:
     return ("\nIts predictions on the three frozen test bins, against which rasp-bench scores extracted programs,\n"
             f"are `predictions.safetensors` (sha256 `{entry['predictions_sha256']}`; "
             "`python -m bench.zoo predictions --check` recomputes them).")
+
+
+def _optimization(entry: dict) -> str:
+    """The optimizer, schedule and stopping rule, as far as the entry records them."""
+    recipe = entry["recipe"]
+    clip = recipe.get("max_grad_norm", None)
+    clipping = f"gradient norm clipped at {clip}" if clip else "no gradient clipping"
+    text = (f"AdamW (lr {recipe['lr']}, weight decay {recipe['weight_decay']}), {clipping}, linear decay to 0 over "
+            f"{recipe['max_steps']:,} steps, no warm-up, batch {recipe['batch_size']}, dropout {recipe['dropout']}, "
+            f"seed {entry['seed']}; checked every {recipe['eval_every']:,} steps, stopping at the first check that is perfect "
+            "on lengths 0-50")
+    if "published" in recipe:
+        text += ("; this is the published recipe" if recipe["published"] else "; this deviates from the published recipe")
+    if recipe.get("length_buckets", 1) > 1:
+        text += (f" (executed as {recipe['length_buckets']} micro-batches by length: the same gradient with less padding, "
+                 "other float rounding and dropout draws)")
+    return text
+
+
+def _search_note(entry: dict) -> str:
+    """The architecture search that chose the model, one line per configuration tried."""
+    if not entry.get("search"):
+        return ""
+    rows = "\n".join(
+        f"| {r['arch']} | {r.get('lr', '')} | {r.get('dropout', '')} | {r['steps']:,} | "
+        + " | ".join(f"{r['accuracy'][s]:.3f}" for s in BIN_LABELS) + " |"
+        for r in entry["search"]
+    )
+    head = "| architecture | lr | dropout | steps | " + " | ".join(BIN_LABELS[s] for s in BIN_LABELS) + " |"
+    return f"\n\nThe search that chose it (in order; the best accuracy at lengths 101-150 is kept):\n\n{head}\n|{'---|' * (4 + len(BIN_LABELS))}\n{rows}"
+
+
+def _role_note(entry: dict) -> str:
+    """Why a control is one (for main models: nothing)."""
+    if entry["role"] != "control":
+        return ""
+    reason = entry.get("control_reason") or "trained without position offsets, it is not expected to length-generalize"
+    return f" It is a control: {reason}."
 
 
 def render_card(entry: dict) -> str:
@@ -88,7 +127,7 @@ def render_card(entry: dict) -> str:
 # rasp-bench `{entry['id']}`: GPT-2 trained on `{entry['task']}`
 
 A reference model of rasp-bench, a benchmark for
-extracting RASP programs from transformers. Role: **{entry['role']}**. Task `{entry['task']}`
+extracting RASP programs from transformers. Role: **{entry['role']}**.{_role_note(entry)} Task `{entry['task']}`
 (version {entry['task_version']}) is {reading}. The task's formats (token ids, layouts, length
 bins) are specified in the benchmark repository's `docs/tasks.md`; the test bins are generated and frozen by
 `bench.splits` (the `datasets` ids above name those generated splits).
@@ -108,12 +147,10 @@ GPT-2 (pre-LayerNorm, learned absolute positions, `gelu_new`, tied embeddings):
 
 ## Training
 
-Trained from scratch {offsets}. AdamW (lr {recipe['lr']}, weight decay {recipe['weight_decay']}),
-linear decay to 0 over {recipe['max_steps']:,} steps, no warm-up, batch {recipe['batch_size']},
-dropout {recipe['dropout']}, seed {entry['seed']}; {entry['steps']:,} steps ({stop}),
+Trained from scratch {offsets}. {_optimization(entry)}. It took {entry['steps']:,} steps ({stop}),
 {entry['wall_time_s'] / 60:.1f} min on one CPU thread. Reproduce with
 
-    {reproduce_command(entry)}
+    {reproduce_command(entry)}{_search_note(entry)}
 
 ## Use
 

@@ -64,8 +64,14 @@ def control_id(task: str) -> str:
     return f"{task}-noofs"
 
 
-def build_entry(model_id: str, role: str, run_state: dict, model, accuracies: dict, weights_sha256: str, *, fingerprints=None, search=None) -> dict:
-    """A manifest entry for a trained run (see the module docstring for the revision fields)."""
+RECIPE_RECORDED = ("lr", "max_steps", "batch_size", "dropout", "weight_decay", "offsets", "eval_every", "eval_size",
+                   "max_grad_norm", "beta1", "beta2", "eps", "length_buckets", "compile")
+
+
+def build_entry(model_id: str, role: str, run_state: dict, model, accuracies: dict, weights_sha256: str, *,
+                fingerprints=None, search=None, control_reason: str | None = None) -> dict:
+    """A manifest entry for a trained run (see the module docstring for the revision fields).
+    A control's entry says why it is one (``control_reason``)."""
     from bench.train import Recipe, n_params
 
     recipe = Recipe(**run_state["recipe"])
@@ -82,7 +88,7 @@ def build_entry(model_id: str, role: str, run_state: dict, model, accuracies: di
         "role": role,
         "arch": {"n_layer": recipe.n_layer, "n_head": recipe.n_head, "n_embd": recipe.n_embd},
         "n_params": n_params(recipe, task),
-        "recipe": {k: fields[k] for k in ("lr", "max_steps", "batch_size", "dropout", "weight_decay", "offsets", "eval_every", "eval_size")},
+        "recipe": {**{k: fields[k] for k in RECIPE_RECORDED}, "published": recipe.published},
         "seed": recipe.seed,
         "steps": run_state["step"],
         "stopped_early": run_state["stopped_early"],
@@ -90,6 +96,8 @@ def build_entry(model_id: str, role: str, run_state: dict, model, accuracies: di
         "sha256": weights_sha256,
         "accuracy": {split: accuracies[split] for split in TEST_SPLITS},
     }
+    if control_reason:
+        entry["control_reason"] = control_reason
     if fingerprints:
         entry["split_fingerprints"] = fingerprints
     if search:
@@ -97,7 +105,8 @@ def build_entry(model_id: str, role: str, run_state: dict, model, accuracies: di
     return entry
 
 
-def add_run(run_dir, model_id: str | None = None, role: str | None = None, *, zoo: Path | None = None, search=None, log=print) -> dict:
+def add_run(run_dir, model_id: str | None = None, role: str | None = None, *, zoo: Path | None = None, search=None,
+            control_reason: str | None = None, log=print) -> dict:
     """Measure a finished run on the frozen splits and put it into the zoo (files, manifest, card)."""
     from bench.modelcard import render_card
     from bench.train import TrainError, load_run, test_accuracies
@@ -118,7 +127,7 @@ def add_run(run_dir, model_id: str | None = None, role: str | None = None, *, zo
         shutil.copyfile(Path(run_dir) / "model" / name, target / name)
     entry = build_entry(
         model_id, role, state, model, accuracies, sha256_file(target / WEIGHTS_NAME),
-        fingerprints=_fingerprints(task), search=search,
+        fingerprints=_fingerprints(task), search=search, control_reason=control_reason,
     )
     (target / "README.md").write_text(render_card(entry))
     manifest = load_manifest(zoo)
@@ -251,7 +260,7 @@ def _recipe(args):
     from bench.train import Recipe
 
     base = Recipe(task=args.task, max_steps=args.steps, seed=args.seed, offsets=not args.no_offsets, lr=args.lr,
-                  dropout=args.dropout, eval_every=args.eval_every)
+                  dropout=args.dropout, eval_every=args.eval_every, length_buckets=args.length_buckets)
     return base.with_arch(args.arch) if getattr(args, "arch", None) else base
 
 
@@ -357,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--eval-every", type=int, default=3_000,
                        help="steps between early-stop checks and checkpoints (default 3000, as published)")
         p.add_argument("--no-offsets", action="store_true", help="train a control without position offsets")
+        p.add_argument("--length-buckets", type=positive_int, default=1,
+                       help="micro-batches by length: the same gradient with less padding (an execution option)")
         p.add_argument("--out", help="run folder (train) or folder of run folders (search)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.set_defaults(fn=fn)

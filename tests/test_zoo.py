@@ -55,6 +55,19 @@ def test_add_run_writes_files_manifest_and_card(tiny_zoo):
     assert ref.source == "bundled" and ref.model.cfg.n_embd == 8
 
 
+def test_entry_records_the_whole_recipe_and_a_controls_reason(tiny_zoo, built_zoo):
+    zoo, entry = tiny_zoo
+    recipe = entry["recipe"]
+    assert recipe["max_grad_norm"] == 1.0 and recipe["length_buckets"] == 1 and recipe["published"] is False  # 4 steps
+    card = (zoo / "bin_majority" / "README.md").read_text()
+    assert "gradient norm clipped at 1.0" in card and "deviates from the published recipe" in card
+    assert "It is a control" not in card
+    run = built_zoo[0].parent / "run"
+    control = add_run(run, "bin_majority-control", "control", control_reason="it forgets long inputs", log=lambda msg: None)
+    assert control["role"] == "control" and control["control_reason"] == "it forgets long inputs"
+    assert "It is a control: it forgets long inputs." in (zoo / "bin_majority-control" / "README.md").read_text()
+
+
 def test_cli_list_table_show_and_errors(tiny_zoo, capsys):
     assert main(["list"]) == 0
     assert "bin_majority" in capsys.readouterr().out
