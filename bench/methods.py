@@ -51,9 +51,9 @@ class MethodError(BenchError):
     """A METHOD that cannot be resolved into a method object."""
 
 
-#: Method factories (classes or zero-argument functions) by name; ``baselines`` registers the shipped ones.
+#: Method factories (classes or zero-argument functions) by name; ``bench.baselines`` (folder ``baselines/``) registers the shipped ones.
 METHODS: Registry[Callable[[], Any]] = Registry(
-    "method", MethodError, plugins=("baselines",), listing="Registered methods",
+    "method", MethodError, plugins=("bench.baselines",), listing="Registered methods",
     also="; or give a module (pkg.mod[:obj]) or a path to a .py file")
 
 

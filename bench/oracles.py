@@ -16,8 +16,8 @@ from typing import Callable
 from bench.registry import Registry
 from bench.task import TaskError
 
-#: Oracle program factories by task name; ``tasks.oracles`` (and any task module defining its own) registers them.
-ORACLES: Registry[Callable] = Registry("oracle", TaskError, plugins=("tasks", "tasks.oracles"),
+#: Oracle program factories by task name; ``bench.tasks.oracles`` (and any task module defining its own) registers them.
+ORACLES: Registry[Callable] = Registry("oracle", TaskError, plugins=("bench.tasks", "bench.tasks.oracles"),
                                       listing="Tasks with an oracle")
 
 

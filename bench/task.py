@@ -538,8 +538,8 @@ class LanguageTask(Task):
 
 # ----- the registry ------------------------------------------------------------
 
-#: Task factories by task name; the ``tasks`` package registers the suite when it is imported.
-TASKS: Registry[Callable[[], Task]] = Registry("task", TaskError, plugins=("tasks",))
+#: Task factories by task name; the ``bench.tasks`` package (folder ``tasks/``) registers the suite when it is imported.
+TASKS: Registry[Callable[[], Task]] = Registry("task", TaskError, plugins=("bench.tasks",))
 
 
 def register_task(factory: Callable[[], Task]) -> Callable[[], Task]:

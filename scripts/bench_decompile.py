@@ -37,7 +37,7 @@ def rows_from_runs(args) -> list[list]:
     import torch
 
     torch.set_num_threads(1)
-    from baselines.decompile import Decompile
+    from bench.baselines.decompile import Decompile
     from bench.extract import run_extraction
     from bench.hub import load_reference
     from bench.methods import TaskView

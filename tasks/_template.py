@@ -59,8 +59,8 @@ import numpy as np
 from bench.oracles import oracle  # noqa: F401  (used by the registration a real task module turns on)
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
 from bench.task import TokenTask, register_task  # noqa: F401  (as oracle)
-from tasks._base import BITS, VERSION
-from tasks.oracles._lib import position_of
+from bench.tasks._base import BITS, VERSION
+from bench.tasks.oracles._lib import position_of
 
 
 @dataclass(frozen=True)

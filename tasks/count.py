@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.task import TaskError, TokenTask, register_task
-from tasks._base import NUMBERS, VERSION
+from bench.tasks._base import NUMBERS, VERSION
 
 
 @dataclass(frozen=True)

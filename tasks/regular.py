@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.task import DFA, LanguageTask, register_task
-from tasks._base import RepeatedWordLanguage, language_fields, shuffled
+from bench.tasks._base import RepeatedWordLanguage, language_fields, shuffled
 
 # Rows list the next state for each symbol in alphabet order; the first row is the start.
 AASTAR = DFA.from_table({"even": "odd", "odd": "even"}, accepting=["even"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bench.task import register_task
-from tasks._base import NUMBERS, VERSION, DistinctInputTask
+from bench.tasks._base import NUMBERS, VERSION, DistinctInputTask
 
 
 @dataclass(frozen=True)

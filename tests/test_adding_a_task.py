@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent("""
     from bench.oracles import oracle_names
     from bench.results import load_results
     from bench.task import get_task, task_names
-    from bench.tasks import check_fingerprints
+    from bench.tasks.__main__ import check_fingerprints
 
     task = get_task("reverse_bits")
     assert "reverse_bits" in task_names() and "reverse_bits" in oracle_names()

@@ -28,7 +28,7 @@ def write_method(tmp_path, body: str, name="my_method.py"):
 
 
 LOOKUP_BY_FILE = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class FromFile(Lookup):
         name = "from_file"
@@ -67,7 +67,7 @@ def test_a_method_file_that_imports_numpy_and_torch_resolves(tmp_path):
 
 
 def test_method_given_as_a_module(tmp_path):
-    method = resolve_method("baselines.lookup:Lookup")
+    method = resolve_method("bench.baselines.lookup:Lookup")
     assert method.name == "lookup"
 
 
@@ -85,7 +85,7 @@ def test_unknown_task_is_a_clear_error(capsys):
 
 
 RAISES_ON_TOMITA1 = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Flaky(Lookup):
         name = "flaky"
@@ -132,7 +132,7 @@ def test_garbage_and_hanging_methods_are_failures(tmp_path):
 
 SPY = """
     import json, os
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Spy(Lookup):
         name = "spy"

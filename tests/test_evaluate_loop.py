@@ -55,7 +55,7 @@ def test_verbose_prints_the_tracebacks(tmp_path, capsys):
 
 
 SUCCEEDS_AFTER_ALL = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Fixed(Lookup):
         name = "fails"
@@ -105,7 +105,7 @@ def test_recorded_spec_holds_no_folder_of_this_machine(tmp_path, monkeypatch):
     outside = write_method(tmp_path, SUCCEEDS_AFTER_ALL, "elsewhere.py")
     assert portable_spec(str(outside)) == "elsewhere.py"
     assert portable_spec("oracle") == "oracle"
-    assert portable_spec("baselines.lookup:Lookup") == "baselines.lookup:Lookup"
+    assert portable_spec("bench.baselines.lookup:Lookup") == "bench.baselines.lookup:Lookup"
     code = main([str(method_file), "--models", "tomita1", "--limit", "10", "--out", "run"])
     assert code == 0
     spec = load_results(tmp_path / "work" / "run" / "results.json").method.spec

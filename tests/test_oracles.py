@@ -15,7 +15,7 @@ import pkgutil
 import numpy as np
 import pytest
 
-import tasks.oracles
+import bench.tasks.oracles
 from bench.oracles import get_oracle, oracle_names
 from bench.program import Program, run_program, run_reference
 from bench.scoring import BinCounts
@@ -137,7 +137,7 @@ def test_oracles_build_deterministically(name):
 
 
 @pytest.mark.parametrize(
-    "module", [m.name for m in pkgutil.iter_modules(tasks.oracles.__path__, "tasks.oracles.")]
+    "module", [m.name for m in pkgutil.iter_modules(bench.tasks.oracles.__path__, "bench.tasks.oracles.")]
 )
 def test_docstring_examples(module):
     """The examples in the oracle docstrings (also collected by ``--doctest-modules``)."""

@@ -87,7 +87,7 @@ def test_listing_methods_and_tasks_imports_no_plugin_heavyweight():
         assert "decompile" in method_names() and "decompile-50" in method_names()
         resolve_method("oracle")
         assert len(task_names()) >= 28
-        assert "baselines.decompile" not in sys.modules and "torch" not in sys.modules, sorted(
-            m for m in sys.modules if m.startswith(("torch", "baselines")))
+        assert "bench.baselines.decompile" not in sys.modules and "torch" not in sys.modules, sorted(
+            m for m in sys.modules if m.startswith(("torch", "bench.baselines")))
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

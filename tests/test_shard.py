@@ -247,7 +247,7 @@ FLAKY_METHOD = """
     import os
     from pathlib import Path
 
-    from baselines.oracle import Oracle
+    from bench.baselines.oracle import Oracle
 
     if os.environ.get("SUBMITIT_EXECUTOR"):  # in a shard job: the first one to get here fails
         try:

@@ -29,7 +29,7 @@ from bench.splits import (
     split_seed,
 )
 from bench.task import TEST_SPLITS, TaskError, get_task, task_names
-from bench.tasks import check_fingerprints, pinned_fingerprints
+from bench.tasks.__main__ import check_fingerprints, pinned_fingerprints
 
 REPO = Path(__file__).resolve().parents[1]
 

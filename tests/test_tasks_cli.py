@@ -11,7 +11,7 @@ import pytest
 
 from bench.splits import SPLIT_NAMES
 from bench.task import get_task, task_names
-from bench.tasks import main
+from bench.tasks.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
 

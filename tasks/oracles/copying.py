@@ -14,7 +14,7 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
 from bench.task import get_task
-from tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
+from bench.tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
 
 
 def copy_from(task_name: str, source_expr: str) -> Program:

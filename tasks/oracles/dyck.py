@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import Program, map, sequence_map
 from bench.task import get_task
-from tasks.oracles._lib import (  # show: the doctests use it
+from bench.tasks.oracles._lib import (  # show: the doctests use it
     allowed_logits,
     count_tokens,
     count_true,

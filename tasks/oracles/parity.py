@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.oracles import oracle
 from bench.program import Program, map
 from bench.task import get_task
-from tasks.oracles._lib import count_tokens, show  # noqa: F401  (show: the doctests)
+from bench.tasks.oracles._lib import count_tokens, show  # noqa: F401  (show: the doctests)
 
 
 @oracle("parity")

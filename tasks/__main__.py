@@ -23,7 +23,7 @@ from bench.task import TEST_SPLITS, Task, TaskError, get_task, task_names
 FINGERPRINT_CHARS = 12
 #: The sha256 of every task's frozen test splits, pinned: a change means the data changed (bump the
 #: task's version before rewriting it with ``python -m bench.tasks fingerprints --write``).
-PINNED_FINGERPRINTS = Path(__file__).resolve().parents[1] / "tasks" / "split_fingerprints.json"
+PINNED_FINGERPRINTS = Path(__file__).resolve().with_name("split_fingerprints.json")
 
 
 def pinned_fingerprints(path: Path = PINNED_FINGERPRINTS) -> dict[str, dict[str, str]]:
