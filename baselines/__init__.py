@@ -4,7 +4,7 @@
 """
 
 from bench.baselines import lookup, oracle  # noqa: F401
-from bench.methods import register_deferred
+from bench.scoring.methods import register_deferred
 
 register_deferred("decompile", "bench.baselines.decompile")
 register_deferred("decompile-50", "bench.baselines.decompile")

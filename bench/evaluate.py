@@ -11,9 +11,9 @@ on from there. ``--jobs N`` runs N extractions side by side (same results).
     python -m bench.evaluate decompile --jobs 2 --resume # slow methods: 2 at a time, restartable
     python -m bench.evaluate lookup --tasks sort count --limit 200
     python -m bench.evaluate path/to/method.py --models ./my_checkpoint --task sort
-    python -m bench.evaluate oracle --shard 2/3 --out b  # one part of a job array (bench.shard) ...
+    python -m bench.evaluate oracle --shard 2/3 --out b  # one part of a job array (bench.scoring.shard) ...
     python -m bench.evaluate merge a b c --out m         # ... and the parts merged into one run
-    python -m bench.evaluate decompile --launcher slurm --shards 8   # submitit job array, then merge (bench.launch)
+    python -m bench.evaluate decompile --launcher slurm --shards 8   # submitit job array, then merge (bench.scoring.launch)
 
 ``merge`` is a subcommand, not a method: a method module named ``merge`` is
 given as ``merge:ClassName`` or ``./merge.py``.
@@ -39,15 +39,19 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 import bench
-from bench import hub
 from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs, positive_int as _positive_int, show_notices_plainly
+from bench.data.splits import load_splits, split_fingerprint
+from bench.data.task import Task, TaskError, get_task
 from bench.errors import UsageError
-from bench.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
-from bench.methods import MethodError, TaskView, method_parameters, resolve_method
-from bench.model_ref import ModelRef, checkpoint_ref, zoo_refs
-from bench import predictions as model_predictions
-from bench.resume import ResumeError, reusable_results
-from bench.results import (
+from bench.models import hub
+from bench.models import predictions as model_predictions
+from bench.models.model_ref import ModelRef, checkpoint_ref, zoo_refs
+from bench.program.cost import CostError
+from bench.scoring import shard as sharding
+from bench.scoring.diagnose import diagnose
+from bench.scoring.extract import Extraction, can_isolate, run_extraction, start_extraction, wait_for_any
+from bench.scoring.methods import MethodError, TaskView, method_parameters, resolve_method
+from bench.scoring.results import (
     BINS,
     SCHEMA_VERSION,
     Cost,
@@ -61,12 +65,8 @@ from bench.results import (
     write_json_atomic,
     write_text_atomic,
 )
-from bench.inspect import diagnose
-from bench.program.cost import CostError
-from bench.scoring import check_program_fits, is_success, summarize
-from bench import shard as sharding
-from bench.splits import load_splits, split_fingerprint
-from bench.task import Task, TaskError, get_task
+from bench.scoring.resume import ResumeError, reusable_results
+from bench.scoring.score import check_program_fits, is_success, summarize
 
 DEFAULT_TIME_LIMIT = 600.0
 DEFAULT_THRESHOLD = 0.9
@@ -231,7 +231,7 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
     except TaskError as exc:
         result.error = str(exc)
         return result
-    try:  # scored once, keeping where it disagrees with the model (bench.inspect reads it back)
+    try:  # scored once, keeping where it disagrees with the model (python -m bench.inspect reads it back)
         diagnostics = diagnose(program, task, splits, prepared.predictions, options.limit)
     except CostError as exc:
         result.error = f"the program is over the scoring limits: {exc}"
@@ -478,7 +478,7 @@ def check_out_dir(out: Path, method_name: str, resume: bool) -> None:
                              "name a new or empty folder, or the results folder of an earlier run")
         return
     if resume:
-        return  # bench.resume compares method, parameters and settings, and refuses a mismatch
+        return  # bench.scoring.resume compares method, parameters and settings, and refuses a mismatch
     previous = _previous_method(out / "results.json")
     if previous != method_name:
         raise UsageError(f"--out {out} holds the results of method {previous[:80]!r}, not {method_name!r}; "
@@ -539,11 +539,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def list_methods() -> str:
     """The registered methods, one per line, with the first line of each one's description."""
-    from bench.methods import method_descriptions
+    from bench.scoring.methods import method_descriptions
 
     rows = [[name, text] for name, text in method_descriptions().items()]
     return (tabulate(rows, headers=["method", "what it does"], tablefmt="plain")
-            + "\n\nAlso accepted: pkg.mod[:obj] or path/to/method.py (the method API: bench/methods.py).")
+            + "\n\nAlso accepted: pkg.mod[:obj] or path/to/method.py (the method API: bench/scoring/methods.py).")
 
 
 def _shards(text: str) -> int:
@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
         print(list_methods())
         return 0
     if args.launcher:
-        from bench import launch
+        from bench.scoring import launch
 
         return launch.main(args)
     options = Options(args.seed, args.limit, args.match_threshold, args.time_limit, not args.no_isolate, args.jobs,

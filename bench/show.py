@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 from bench.program import Program, ProgramError
-from bench.results import BINS, ResultsError, load_results
-from bench.schema import printable
+from bench.scoring.results import BINS, ResultsError, load_results
+from bench.scoring.schema import printable
 
 
 def load_program(path: Path) -> Program:

@@ -5,16 +5,16 @@
     python scripts/train_zoo.py land sort d3 --runs ../zoo_runs  # put finished searches into zoo/
 
 ``train`` runs, task after task in :data:`ORDER` (cheapest architectures
-first), the published architecture search (``bench.train.search``: the
+first), the published architecture search (``bench.models.train.search``: the
 published recipe and grid order, stopping at the first run perfect on
 ``test_101_150``) starting at the configuration the published search chose
-for the task (``bench.train.PUBLISHED_BEST``). ``--runs-per-task`` bounds how
+for the task (``bench.models.train.PUBLISHED_BEST``). ``--runs-per-task`` bounds how
 many grid points one pass trains per task, so every task gets its first run
 before any task gets its second; later passes (``--passes``) go on where the
 search stopped. Every run folder resumes (checkpoints every 3,000 steps), and
 a finished run is never trained again, so the script can be killed and
 restarted at any time. The execution option ``--length-buckets`` (default 4:
-micro-batches by length, the same loss and gradient; see ``bench.train``) is
+micro-batches by length, the same loss and gradient; see ``bench.models.train``) is
 recorded in each recipe.
 
 ``land`` adds each named task's best run so far (the search's choice: best
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 
-from bench.task import get_task
-from bench.train import PUBLISHED_BEST, PUBLISHED_GRID, Recipe, TrainError, grid_from, measure_run, run_name, train
+from bench.data.task import get_task
+from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, Recipe, TrainError, grid_from, measure_run, run_name, train
 
 #: Tasks in training order: the published architectures by cost per step, cheapest first;
 #: the six tasks whose published models did not length-generalize come last.
@@ -101,7 +101,7 @@ def train_task(task_name: str, runs: Path, args) -> None:
 
 
 def best_entry(record: dict) -> dict:
-    """The search's choice: best test_101_150, the first of equals (as ``bench.train.search``)."""
+    """The search's choice: best test_101_150, the first of equals (as ``bench.models.train.search``)."""
     return max(record["entries"], key=lambda e: e["accuracy"]["test_101_150"])
 
 
@@ -131,7 +131,7 @@ def cmd_status(args) -> None:
 
 
 def cmd_land(args) -> None:
-    from bench.zoo import add_run
+    from bench.models.manifest import add_run
 
     runs = Path(args.runs)
     for task in args.tasks:

@@ -21,7 +21,7 @@ BLOCK = re.compile(r"(<!-- BEGIN generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)
 
 
 def oracle_sort() -> str:
-    from bench.oracles import get_oracle
+    from bench.data.oracles import get_oracle
 
     program = get_oracle("sort")
     size = f"# n_ops={program.n_ops} depth={program.depth} n_params={program.n_params}"
@@ -29,7 +29,7 @@ def oracle_sort() -> str:
 
 
 def zoo_table() -> str:
-    from bench.zoo import zoo_table as table
+    from bench.models.manifest import zoo_table as table
 
     return table("github") + "\n"
 
@@ -44,7 +44,7 @@ def decompiled_programs() -> str:
     folder = ROOT / "submissions" / "decompile"
     if not (folder / "results.json").is_file():
         return "(no decompile submission yet: `scripts/make_baseline_submissions.sh decompile`)\n"
-    from bench.results import load_results
+    from bench.scoring.results import load_results
 
     by_id = {m.model.id: m for m in load_results(folder / "results.json").models}
     parts = []

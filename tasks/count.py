@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import TaskError, TokenTask, register_task
+from bench.data.task import TaskError, TokenTask, register_task
 from bench.tasks._base import NUMBERS, VERSION
 
 

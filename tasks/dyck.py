@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import DFA, LanguageTask, register_task
+from bench.data.task import DFA, LanguageTask, register_task
 from bench.tasks._base import language_fields
 
 OPEN, CLOSE = 0, 1  # a, b

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.task import TokenTask, register_task
+from bench.data.task import TokenTask, register_task
 from bench.tasks._base import BITS, VERSION, bits_with_zeros
 
 

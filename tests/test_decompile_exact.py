@@ -20,7 +20,7 @@ from bench.baselines.decompile.graph import Stage1Graph
 from bench.baselines.decompile.linear_ln import estimate_ln_var
 from bench.baselines.decompile.render import build_program
 from bench.baselines.decompile.weights import extract_weights
-from bench.model import GPT2, GPT2Config
+from bench.models.model import GPT2, GPT2Config
 
 torch.set_num_threads(1)
 
@@ -76,10 +76,10 @@ def test_real_layernorm_reproduces_the_model(setup):
 
 
 def test_linear_layernorm_is_close_on_a_trained_model():
-    from bench.hub import load_reference
-    from bench.methods import TaskView
-    from bench.task import get_task
     from bench.baselines.decompile.data import sample
+    from bench.data.task import get_task
+    from bench.models.hub import load_reference
+    from bench.scoring.methods import TaskView
 
     ref = load_reference("tomita1", prefer_bundled=True)
     task = TaskView(get_task(ref.task_name), np.random.default_rng(0))

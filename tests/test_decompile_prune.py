@@ -55,9 +55,9 @@ class _Task:
     """The tomita1 task view, for a short training run."""
 
     def __init__(self):
-        from bench.hub import load_reference
-        from bench.methods import TaskView
-        from bench.task import get_task
+        from bench.data.task import get_task
+        from bench.models.hub import load_reference
+        from bench.scoring.methods import TaskView
 
         self.ref = load_reference("tomita1", prefer_bundled=True)
         self.view = TaskView(get_task(self.ref.task_name), np.random.default_rng(0))
@@ -109,7 +109,7 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
 
 
 def test_the_training_length_variant_is_registered_and_records_its_lengths():
-    from bench.methods import method_names, resolve_method
+    from bench.scoring.methods import method_names, resolve_method
 
     assert {"decompile", "decompile-50"} <= set(method_names())
     short, full = resolve_method("decompile-50"), resolve_method("decompile")

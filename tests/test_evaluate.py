@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from bench.evaluate import main
-from bench.methods import MethodError, resolve_method
-from bench.results import load_results
+from bench.scoring.methods import MethodError, resolve_method
+from bench.scoring.results import load_results
 
 # Two tiny bundled models: a token task and a token-set task.
 MODELS = ["bin_majority", "tomita1"]
@@ -139,8 +139,8 @@ SPY = """
 
         def extract(self, model, task):
             import datasets
-            from bench.methods import TaskView
-            from bench.model import GPT2
+            from bench.models.model import GPT2
+            from bench.scoring.methods import TaskView
             seen = {"model": type(model).__name__, "task": type(task).__name__,
                     "task_fields": sorted(vars(task)),
                     "is_dataset": [isinstance(v, (datasets.Dataset, datasets.DatasetDict))
@@ -178,7 +178,7 @@ def test_same_seed_gives_identical_results(tmp_path):
 
 
 def test_a_local_checkpoint_folder_can_be_scored(tmp_path):
-    from bench.hub import zoo_dir
+    from bench.models.hub import zoo_dir
 
     code, out = run(tmp_path, "lookup", "--task", "bin_majority", models=[str(zoo_dir() / "bin_majority")])
     assert code == 0

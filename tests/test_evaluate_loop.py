@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import bench.program as rasp
+from bench.data.task import get_task
 from bench.evaluate import error_filename, main, portable_spec, summary_table
-from bench.results import load_results
-from bench.task import get_task
+from bench.scoring.results import load_results
 from test_evaluate import run as evaluate_run, write_method
 
 MODELS = ["bin_majority", "tomita1"]
@@ -74,7 +74,7 @@ def test_a_traceback_goes_when_the_model_later_succeeds(tmp_path):
 
 def test_a_partly_failing_run_exits_0(tmp_path):
     body = RAISES_INSIDE.replace("return deep_inside(task)", "return None if task.name == 'tomita1' else "
-                                 "__import__('bench.oracles', fromlist=['x']).get_oracle(task.name)")
+                                 "__import__('bench.data.oracles', fromlist=['x']).get_oracle(task.name)")
     code, out = run(tmp_path, str(write_method(tmp_path, body)))
     assert code == 0
     assert [m.status for m in load_results(out / "results.json").models] == ["ok", "error"]

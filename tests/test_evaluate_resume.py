@@ -6,7 +6,7 @@ import json
 import textwrap
 
 from bench.evaluate import main
-from bench.results import load_results
+from bench.scoring.results import load_results
 
 MODELS = ["bin_majority", "tomita1", "tomita2"]
 

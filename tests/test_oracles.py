@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import bench.tasks.oracles
-from bench.oracles import get_oracle, oracle_names
+from bench.data.oracles import get_oracle, oracle_names
+from bench.data.splits import SPLIT_NAMES, load_splits, sample_split, split_batches
+from bench.data.task import TaskError, get_task, task_names
 from bench.program import Program, run_program, run_reference
-from bench.scoring import BinCounts
-from bench.splits import SPLIT_NAMES, load_splits, sample_split, split_batches
-from bench.task import TaskError, get_task, task_names
+from bench.scoring.score import BinCounts
 
 TASKS = task_names()
 #: Sequences per bin in the default run (the full bins run under ``-m slow``).

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from bench import tasks
-from bench.task import DFA, MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
+from bench.data.task import DFA, MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
 from bench.tasks.majority import stream_length
 
 BINS = {**TEST_SPLITS, "train": (0, 50)}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.task import get_task
-from bench.train import Recipe, TrainError, load_run, loss_fn, parse_arch, train
+from bench.data.task import get_task
+from bench.models.train import Recipe, TrainError, load_run, loss_fn, parse_arch, train
 
 TINY = dict(n_layer=1, n_head=1, n_embd=8, batch_size=8, eval_every=3, eval_size=16, max_steps=6)
 
@@ -108,8 +108,8 @@ def test_bin_majority_learns_and_stops_early(tmp_path, monkeypatch, split_cache)
 from dataclasses import asdict, fields  # noqa: E402
 from itertools import product  # noqa: E402
 
-import bench.train as bt  # noqa: E402
-from bench.train import (  # noqa: E402
+import bench.models.train as bt  # noqa: E402
+from bench.models.train import (  # noqa: E402
     LEGACY_FIELDS, PUBLISHED_BEST, PUBLISHED_FIELDS, PUBLISHED_GRID, GridPoint, Stepper, _make_optimizer, _settle,
     grid_from, length_buckets, loss_terms, search,
 )

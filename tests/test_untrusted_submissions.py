@@ -24,8 +24,8 @@ from bench.leaderboard import build as build_module
 from bench.leaderboard.__main__ import main, report
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, Problem, validate_all, validate_submission
-from bench.results import BINS, BinMetrics, ResultsError, load_results
-from bench.schema import JsonInputError, JsonLimits, parse_json, printable
+from bench.scoring.results import BINS, BinMetrics, ResultsError, load_results
+from bench.scoring.schema import JsonInputError, JsonLimits, parse_json, printable
 from toy_submission import write_submission
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task
@@ -177,7 +177,7 @@ def test_file_over_the_size_limit_is_not_read(copy, harness, file, limit, monkey
 def test_a_device_is_read_no_further_than_the_limit():
     limits = JsonLimits(max_bytes=1000)
     with pytest.raises(JsonInputError, match="not a regular file"):
-        from bench.schema import read_json
+        from bench.scoring.schema import read_json
 
         read_json("/dev/zero", limits)
     with pytest.raises(JsonInputError, match="over the limit"):
@@ -335,7 +335,7 @@ def test_folder_names_and_problem_text_are_escaped(good, tmp_path, harness):
     None,  # a schema-valid file whose entry names a program through a symlink loop and a NUL
 ])
 def test_show_and_resume_survive_a_hostile_results_json(copy, harness, capsys, hostile):
-    from bench.resume import ResumeError, reusable_results
+    from bench.scoring.resume import ResumeError, reusable_results
     from bench.show import main as show
 
     results_path = copy / "results.json"

@@ -23,7 +23,7 @@ import pandas as pd
 from bench.leaderboard import plots
 from bench.leaderboard.submission import lengths_label
 from bench.leaderboard.tables import BIN_LABELS, Entry, program_page, ranked, slug
-from bench.results import BINS
+from bench.scoring.results import BINS
 
 TITLE = "rasp-bench leaderboard"
 
@@ -300,9 +300,9 @@ def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] |
 
 
 def disagreements_section(found, image: str | None, note: str) -> str:
-    """Where a program disagrees with its model (a :class:`bench.inspect.Diagnostics` computed by the build):
+    """Where a program disagrees with its model (a :class:`bench.scoring.diagnose.Diagnostics` computed by the build):
     per bin the count and the first sequences, and the plot of match_acc by exact length."""
-    from bench.inspect import marked_sequence
+    from bench.scoring.diagnose import marked_sequence
 
     parts = ["<h2>Where it disagrees with the model</h2>"]
     if found is None:

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from tqdm import tqdm
 
-from bench.schema import printable
+from bench.scoring.schema import printable
 
 
 class Progress:

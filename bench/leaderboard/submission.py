@@ -4,7 +4,7 @@ A submission is a folder ``submissions/<anything>/`` holding
 
 - ``submission.json``: who made the method and how (:class:`Submission`);
 - ``results.json``: exactly as ``python -m bench.evaluate ... --out`` wrote it
-  (schema in :mod:`bench.results`);
+  (schema in :mod:`bench.scoring.results`);
 - ``programs/``: the extracted programs that ``results.json`` names.
 
 The folder's name carries no meaning: the leaderboard shows ``method``.
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union, get_type_hints
 
+from bench.data.task import TEST_SPLITS
 from bench.errors import BenchError
-from bench import schema
 from bench.registry import field_hint as _hint
-from bench.task import TEST_SPLITS
+from bench.scoring import schema
 
 SUBMISSION_FILE = "submission.json"
 RESULTS_FILE = "results.json"

@@ -4,7 +4,7 @@ A submission is accepted only if everything it reports can be reproduced from
 the files it ships with the benchmark's own code:
 
 1. ``submission.json`` follows :class:`bench.leaderboard.submission.Submission`;
-2. ``results.json`` follows :mod:`bench.results` (``load_results``), uses the
+2. ``results.json`` follows :mod:`bench.scoring.results` (``load_results``), uses the
    published success threshold, whole splits (unless ``allow_limit``) and
    every zoo model once (unless ``allow_partial``);
 3. every model is a zoo model whose revision, Hub repo, role, task and weights
@@ -16,7 +16,7 @@ the files it ships with the benchmark's own code:
    whose sha256 the program records, so the recorded sha256 covers both),
    fits its task, and has the reported ``n_ops``/``depth``/``n_params``;
 5. every program is re-scored against its model on the frozen splits with
-   the recorded ``limit`` (:func:`bench.scoring.score_program`): counts must
+   the recorded ``limit`` (:func:`bench.scoring.score.score_program`): counts must
    be equal and fractions equal to 1e-9; so must the success flags and the
    summary.
 
@@ -36,9 +36,9 @@ in ``submission.json`` does not stop the checks of its other fields nor of
 ``results.json`` is reported and every other model is still checked and
 re-scored (the zoo coverage, the summary and the folder's files are checked
 once ``results.json`` reads whole). Everything in a submission is untrusted:
-its JSON files are read within documented limits (:data:`bench.results.RESULTS_LIMITS`,
+its JSON files are read within documented limits (:data:`bench.scoring.results.RESULTS_LIMITS`,
 :data:`bench.leaderboard.submission.LIMITS`), file names are checked before they
-are opened, every string is shown escaped (:func:`bench.schema.printable`), and an
+are opened, every string is shown escaped (:func:`bench.scoring.schema.printable`), and an
 unexpected exception while checking one submission becomes an ``internal error``
 problem of that submission (:attr:`Problem.internal`), never an abort.
 
@@ -72,7 +72,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import bench
-from bench import schema
 from bench.leaderboard.harness import MAX_FRESH_SEQUENCES
 from bench.leaderboard.progress import Progress
 from bench.leaderboard.submission import (
@@ -85,9 +84,10 @@ from bench.leaderboard.submission import (
 )
 from bench.leaderboard.tables import Entry, slug
 from bench.leaderboard.verdicts import MAX_FILES, Record, VerdictCache, submission_key
-from bench.predictions import PredictionsError
-from bench.results import BINS, RESULTS_LIMITS, BinMetrics, ModelResult, Results, ResultsError, load_results
-from bench.scoring import is_success, summarize
+from bench.models.predictions import PredictionsError
+from bench.scoring import schema
+from bench.scoring.results import BINS, RESULTS_LIMITS, BinMetrics, ModelResult, Results, ResultsError, load_results
+from bench.scoring.score import is_success, summarize
 
 PUBLISHED_THRESHOLD = 0.9
 TOLERANCE = 1e-9
@@ -98,7 +98,7 @@ MAX_PARAMETERS_BYTES = 64 << 10  # method.parameters as compact JSON
 MAX_METHOD_TEXT = 1000  # characters of method.name and method.spec
 MAX_PATH_CHARS = 1024  # characters of program_file
 MAX_COMPONENT_BYTES = 255  # bytes of one component of program_file (the usual file-system limit)
-SPLIT_SIZE = MAX_FRESH_SEQUENCES  # sequences per frozen split (bench.splits.N_SEQUENCES)
+SPLIT_SIZE = MAX_FRESH_SEQUENCES  # sequences per frozen split (bench.data.splits.N_SEQUENCES)
 FRACTIONS = ("match_acc", "match_token_acc", "program_acc", "model_acc")
 #: What ``bench.evaluate`` writes beside the results that validation ignores (a folder ends in ``/``):
 #: the run's own plot (the leaderboard draws its own), tracebacks of failed extractions, diagnostics.
@@ -324,7 +324,7 @@ _AHEAD_SCORED = None  # the programs the workers scored, shared with the parent 
 
 def _score_model(model_id: str) -> tuple[str, list]:
     """Worker: every program of one model scored (outcomes in check order); a model that fails to load gives None."""
-    from bench.model import ModelError
+    from bench.models.model import ModelError
 
     checks = _AHEAD[model_id]
     try:
@@ -587,7 +587,7 @@ class _ModelCheck:
         return len(self.verdict.problems) == before
 
     def check_task(self) -> bool:
-        from bench.task import TaskError
+        from bench.data.task import TaskError
 
         reported = self.result.task
         try:
@@ -626,8 +626,8 @@ class _ModelCheck:
 
     def check_program(self) -> bool:
         """The file is inside the folder, unchanged, parses, fits the task and has the reported size."""
+        from bench.data.task import TaskError
         from bench.program import ProgramError
-        from bench.task import TaskError
 
         r = self.result
         if r.program_file is None or r.program_sha256 is None:
@@ -743,7 +743,7 @@ class _ModelCheck:
 
     def rescore(self) -> None:
         """Re-score on the frozen splits (and fresh sequences, if asked) against the loaded model."""
-        from bench.model import ModelError
+        from bench.models.model import ModelError
 
         r = self.result
         try:

@@ -118,7 +118,7 @@ def token_symbols(vocab_size: int, task_name: str | None = None) -> tuple[str, .
     """The symbols of the ``tokens`` basis: the task's vocabulary when ``task_name`` is a registered task
     of that size, else content ids ``0..V-5`` followed by the four specials (every task's layout)."""
     if task_name is not None:
-        from bench.task import TaskError, get_task
+        from bench.data.task import TaskError, get_task
 
         try:
             task = get_task(task_name)

@@ -72,7 +72,7 @@ def loads(text) -> object:
             raise ProgramError("program JSON is not UTF-8") from None
     if len(text) > MAX_JSON_CHARS:
         raise ProgramError(f"program JSON longer than {MAX_JSON_CHARS} characters")
-    from bench import schema
+    from bench.scoring import schema
 
     try:  # counted before parsing: a file of empty lists takes about 50 times its size in memory once parsed
         schema.check_structure(text, schema.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))

@@ -11,9 +11,9 @@ copies distinct symbols, bigram-unique strings and strings over ``a b``.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
-from bench.task import get_task
 from bench.tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
 
 

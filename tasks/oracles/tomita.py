@@ -11,9 +11,9 @@ test splits hold.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import LT, Program, indices, map, select, selector_width, sequence_map, tokens
-from bench.task import get_task
 from bench.tasks.oracles._lib import (  # show: the doctests use it
     allowed_logits,
     count_tokens,

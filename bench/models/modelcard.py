@@ -9,7 +9,7 @@ whenever the manifest changes; never edit them by hand.
 
 from __future__ import annotations
 
-from bench.task import BIN_LABELS as TEST_BIN_LABELS
+from bench.data.task import BIN_LABELS as TEST_BIN_LABELS
 
 BIN_LABELS = {name: f"lengths {label}" for name, label in TEST_BIN_LABELS.items()}
 LICENSE = "apache-2.0"
@@ -91,7 +91,7 @@ A reference model of rasp-bench, a benchmark for
 extracting RASP programs from transformers. Role: **{entry['role']}**. Task `{entry['task']}`
 (version {entry['task_version']}) is {reading}. The task's formats (token ids, layouts, length
 bins) are specified in the benchmark repository's `docs/tasks.md`; the test bins are generated and frozen by
-`bench.splits` (the `datasets` ids above name those generated splits).
+`bench.data.splits` (the `datasets` ids above name those generated splits).
 
 ## Accuracy (sequence-level exact match, 2,000 sequences per bin)
 
@@ -118,7 +118,7 @@ dropout {recipe['dropout']}, seed {entry['seed']}; {entry['steps']:,} steps ({st
 ## Use
 
 ```python
-from bench.hub import load_reference          # verified against the manifest's sha256
+from bench.models.hub import load_reference          # verified against the manifest's sha256
 ref = load_reference("{entry['id']}")
 logits, cache = ref.model.run_with_cache(input_ids, position_ids)
 

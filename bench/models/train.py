@@ -1,6 +1,6 @@
 """The training recipe of the reference models (``docs/tasks.md``, "Published figures").
 
-GPT-2 (:mod:`bench.model`) trained from scratch on fresh batches of lengths
+GPT-2 (:mod:`bench.models.model`) trained from scratch on fresh batches of lengths
 0-50, each sequence shifted by a random position offset (``offsets=False``
 trains the controls that see positions ``0..T-1`` only); loss only at the
 scored positions: cross-entropy on the next token for token tasks, binary
@@ -47,10 +47,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.data.task import TEST_SPLITS, TRAIN_RANGE, Batch, Task, get_task
 from bench.errors import BenchError
-from bench.model import CONFIG_NAME, WEIGHTS_NAME, GPT2, GPT2Config, ModelError
-from bench.predict import accuracy, model_inputs
-from bench.task import TEST_SPLITS, TRAIN_RANGE, Batch, Task, get_task
+from bench.models.model import CONFIG_NAME, WEIGHTS_NAME, GPT2, GPT2Config, ModelError
+from bench.models.predict import accuracy, model_inputs
 
 STATE_NAME = "state.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
@@ -206,15 +206,15 @@ def heldout_batches(task: Task, recipe: Recipe, chunk: int = 256) -> list[Batch]
 
 
 def split_accuracy(model: GPT2, task: Task, split: str, batch_size: int = 256) -> float:
-    """Sequence accuracy on one frozen test split (``bench.splits``)."""
-    from bench.splits import load_splits, split_batches
+    """Sequence accuracy on one frozen test split (``bench.data.splits``)."""
+    from bench.data.splits import load_splits, split_batches
 
     dataset = load_splits(task)[split]
     return accuracy(model, split_batches(task, dataset, batch_size), task.kind)
 
 
 def bin_accuracy(model: GPT2, task: Task, split: str, n: int = 2000, seed: int = 0) -> tuple[float, str]:
-    """``(accuracy, what it was measured on)``: the frozen split, or, where ``bench.splits``
+    """``(accuracy, what it was measured on)``: the frozen split, or, where ``bench.data.splits``
     is not installed, ``n`` fresh sequences of the bin's lengths from a fixed seed."""
     try:
         return split_accuracy(model, task, split), split

@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError  # noqa: F401  (re-exported)
-from bench.checkpoint import check_config, check_weights_header, expected_shapes, read_json_bounded
+from bench.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError  # noqa: F401  (re-exported)
+from bench.models.checkpoint import check_config, check_weights_header, expected_shapes, read_json_bounded
 
 #: A hook function: gets the activation and the hook's name; returns a
 #: replacement tensor of the same shape, or None to leave it as it is.
@@ -81,7 +81,7 @@ class GPT2Config:
 
     def __post_init__(self):
         # Types, ranges and the parameter memory, checked before anything is allocated
-        # (see bench.checkpoint for the limits); ints and floats are normalized.
+        # (see bench.models.checkpoint for the limits); ints and floats are normalized.
         checked = check_config({f: getattr(self, f) for f in self.__dataclass_fields__}, source="GPT2Config")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -136,7 +136,7 @@ class GPT2Config:
     def from_hf_dict(cls, raw: dict, source: str = "config.json") -> "GPT2Config":
         """Read a Hugging Face GPT-2 ``config.json``; refuse what this model cannot run.
 
-        Every field is type- and range-checked (:func:`bench.checkpoint.check_config`)
+        Every field is type- and range-checked (:func:`bench.models.checkpoint.check_config`)
         before anything is allocated; errors are one-line :class:`ModelError`.
         """
         if not isinstance(raw, dict):

@@ -1,7 +1,7 @@
 """Frozen test splits: 2,000 sequences per length bin, drawn once and fingerprinted.
 
 Every task has three test splits, ``test_0_50``, ``test_51_100`` and
-``test_101_150`` (``bench.task.TEST_SPLITS``). A split is drawn from its own
+``test_101_150`` (``bench.data.task.TEST_SPLITS``). A split is drawn from its own
 seed, derived from ``"<task name>/<task version>/<split name>"`` by sha256, with
 ``numpy.random.default_rng``: the length is drawn by the task's length rule,
 then the sequence by its sampler, 2,000 times. The data therefore depends only
@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bench.task import TEST_SPLITS, Batch, Task, get_task
+from bench.data.task import TEST_SPLITS, Batch, Task, get_task
 
 if TYPE_CHECKING:  # datasets takes about a second to import: each function that needs it imports it
     import datasets
@@ -266,7 +266,7 @@ def split_batches(
     *,
     by_length: bool = False,
 ) -> Iterator[Batch]:
-    """The split as padded :class:`~bench.task.Batch` es in order, positions ``0..T-1``.
+    """The split as padded :class:`~bench.data.task.Batch` es in order, positions ``0..T-1``.
 
     ``limit`` keeps only the first ``limit`` sequences. ``by_length`` batches
     those sequences shortest first (a stable sort), so that a batch pads

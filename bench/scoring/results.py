@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from bench.data.task import TEST_SPLITS
 from bench.errors import BenchError
-from bench import schema
-from bench.task import TEST_SPLITS
+from bench.scoring import schema
 
 SCHEMA_VERSION = 1
 
@@ -109,7 +109,7 @@ class Results:
     summary: Optional[Summary] = None
 
 
-#: What :func:`load_results` reads of a results file (:func:`bench.schema.read_json`). The shipped
+#: What :func:`load_results` reads of a results file (:func:`bench.scoring.schema.read_json`). The shipped
 #: files are about 52 kB (34 models), nested 5 levels, with about 350 lists and objects and integers
 #: of at most 7 digits; these limits leave a wide margin (thousands of models, a method's parameters
 #: nested 20 levels deep, any 64-bit seed) and keep the parse within a few hundred MB of memory.

@@ -1,6 +1,6 @@
 """Checking plain JSON data against dataclass descriptions.
 
-The results schema (:mod:`bench.results`) and the submission manifest are
+The results schema (:mod:`bench.scoring.results`) and the submission manifest are
 written once, as dataclasses with a comment per field; this module turns such
 a description into a checker for untrusted JSON, reporting every problem at
 once with the path of the offending field (``models[3].metrics.test_0_50.match_acc``).

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
-from bench import schema
+from bench.scoring import schema
 
 MANIFEST = "shard.json"
 MANIFEST_FORMAT = 1
@@ -107,7 +107,7 @@ def unique_ids(ids: list[str]) -> list[str]:
 
 
 def write_manifest(out_dir: Path, k: int, n: int, selection: list[str], time_limit: float) -> ShardManifest:
-    from bench.results import write_json_atomic
+    from bench.scoring.results import write_json_atomic
 
     selection = unique_ids(selection)
     manifest = ShardManifest(MANIFEST_FORMAT, k, n, PARTITION, selection, shard_ids(selection, k, n), time_limit)
@@ -167,7 +167,7 @@ def _settings(manifest: ShardManifest, results) -> dict[str, object]:
 
 def load_shards(folders: list[Path]):
     """``[(folder, manifest, results)]`` sorted by shard number, checked to form one whole run."""
-    from bench.results import ResultsError, load_results
+    from bench.scoring.results import ResultsError, load_results
 
     if not folders:
         raise ShardError("no shard folders given")
@@ -285,11 +285,11 @@ def _read_program(src_dir: Path, entry, shard_label: str) -> list[tuple[str, byt
 
 
 def merge(folders: list[Path], out_dir: Path):
-    """Write the merged run into ``out_dir``; returns its :class:`bench.results.Results`."""
+    """Write the merged run into ``out_dir``; returns its :class:`bench.scoring.results.Results`."""
     from bench.evaluate import check_out_dir, plot_match_by_length
     from bench.program.arrays import write_bytes_atomic
-    from bench.results import save_results
-    from bench.scoring import summarize
+    from bench.scoring.results import save_results
+    from bench.scoring.score import summarize
 
     shards = load_shards(folders)
     resolved_out = out_dir.resolve()
