@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import bench.evaluate as evaluate
-from bench.evaluate import UsageError, check_out_dir, main, program_filename
+from bench.evaluate import UsageError, check_out_dir, main
+from bench.scoring.run import program_filename
 from bench.models.hub import model_ids
 
 

@@ -8,7 +8,9 @@ import pytest
 
 import bench.program as rasp
 from bench.data.task import get_task
-from bench.evaluate import error_filename, main, portable_spec, summary_table
+from bench.evaluate import main
+from bench.scoring.report import summary_table
+from bench.scoring.run import error_filename, portable_spec
 from bench.scoring.results import load_results
 from test_evaluate import run as evaluate_run, write_method
 

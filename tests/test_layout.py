@@ -27,3 +27,4 @@ def test_every_package_is_installed():
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert sorted(config["packages"]) == sorted(package_folders())
     assert config["package-dir"] == {name: top for top, name in INSTALLED_AS.items() if top != name}
+

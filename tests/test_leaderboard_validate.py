@@ -21,7 +21,7 @@ import bench
 import bench.program as rasp
 from bench.data.splits import load_splits, split_batches, split_fingerprint
 from bench.data.task import get_task
-from bench.evaluate import program_filename
+from bench.scoring.run import program_filename
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, validate_all, validate_submission

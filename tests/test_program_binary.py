@@ -277,7 +277,7 @@ def test_validation_reports_a_missing_or_altered_sidecar_as_a_problem(tmp_path):
     from test_leaderboard_validate import make_submission, needs_zoo
 
     from bench.data.task import get_task
-    from bench.evaluate import program_filename
+    from bench.scoring.run import program_filename
     from bench.leaderboard.harness import Harness
     from bench.leaderboard.validate import Options, validate_submission
 

@@ -25,7 +25,8 @@ from bench.leaderboard.__main__ import main, report
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, Problem, validate_all, validate_submission
 from bench.scoring.results import BINS, BinMetrics, ResultsError, load_results
-from bench.scoring.schema import JsonInputError, JsonLimits, parse_json, printable
+from bench.scoring.schema import printable
+from bench.scoring.untrusted_json import JsonInputError, JsonLimits, parse_json
 from toy_submission import write_submission
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task
@@ -177,7 +178,7 @@ def test_file_over_the_size_limit_is_not_read(copy, harness, file, limit, monkey
 def test_a_device_is_read_no_further_than_the_limit():
     limits = JsonLimits(max_bytes=1000)
     with pytest.raises(JsonInputError, match="not a regular file"):
-        from bench.scoring.schema import read_json
+        from bench.scoring.untrusted_json import read_json
 
         read_json("/dev/zero", limits)
     with pytest.raises(JsonInputError, match="over the limit"):

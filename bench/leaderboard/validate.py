@@ -85,7 +85,7 @@ from bench.leaderboard.submission import (
 from bench.leaderboard.tables import Entry, slug
 from bench.leaderboard.verdicts import MAX_FILES, Record, VerdictCache, submission_key
 from bench.models.predictions import PredictionsError
-from bench.scoring import schema
+from bench.scoring import schema, untrusted_json
 from bench.scoring.results import BINS, RESULTS_LIMITS, BinMetrics, ModelResult, Results, ResultsError, load_results
 from bench.scoring.score import is_success, summarize
 
@@ -278,12 +278,12 @@ def _partial_results(path: Path, problems: list[str]) -> tuple[Results, list[int
         else:
             return None
     try:
-        data = schema.read_json(path, RESULTS_LIMITS)
+        data = untrusted_json.read_json(path, RESULTS_LIMITS)
         total = len(data["models"])
         kept = [i for i in range(total) if i not in bad_models]
         data = {**data, "models": [data["models"][i] for i in kept], **({"summary": None} if bad_summary else {})}
         return schema.load(data, Results, "results"), kept, total
-    except (schema.JsonInputError, schema.SchemaError, OSError, KeyError, TypeError):
+    except (untrusted_json.JsonInputError, schema.SchemaError, OSError, KeyError, TypeError):
         return None
 
 

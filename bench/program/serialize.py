@@ -72,11 +72,11 @@ def loads(text) -> object:
             raise ProgramError("program JSON is not UTF-8") from None
     if len(text) > MAX_JSON_CHARS:
         raise ProgramError(f"program JSON longer than {MAX_JSON_CHARS} characters")
-    from bench.scoring import schema
+    from bench.scoring import untrusted_json
 
     try:  # counted before parsing: a file of empty lists takes about 50 times its size in memory once parsed
-        schema.check_structure(text, schema.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))
-    except schema.JsonInputError as err:
+        untrusted_json.check_structure(text, untrusted_json.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))
+    except untrusted_json.JsonInputError as err:
         raise ProgramError(f"program {err}") from None
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)

@@ -22,6 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.data.task import TaskError
+from bench.errors import UsageError
+
 INSTALL_HINT = ("--launcher needs submitit, which is not installed: pip install 'rasp-bench[cluster]' "
                 "(or pip install 'submitit>=1.5'); or run each shard yourself with --shard K/N and "
                 "join them with python -m bench.evaluate merge")
@@ -134,11 +137,12 @@ def wait(jobs: dict[int, object], n: int, launcher: str, poll: float | None = No
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench.data.task import TaskError
-    from bench.evaluate import UsageError, check_cluster_args, check_out_dir, select_models, summary_table
+    from bench.evaluate import check_cluster_args, check_out_dir
     from bench.models import hub
     from bench.scoring import shard as sharding
     from bench.scoring.methods import MethodError, resolve_method
+    from bench.scoring.report import summary_table
+    from bench.scoring.run import select_models
 
     try:
         check_cluster_args(args)

@@ -41,13 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
-from bench.scoring import schema
+from bench.scoring import schema, untrusted_json
 
 MANIFEST = "shard.json"
 MANIFEST_FORMAT = 1
 PARTITION = "round-robin over sorted model ids"
 #: What :func:`read_manifest` reads of a shard.json (two lists of model ids: thousands of models fit).
-MANIFEST_LIMITS = schema.JsonLimits(max_bytes=4 << 20, max_depth=8, max_containers=100, max_int_digits=20)
+MANIFEST_LIMITS = untrusted_json.JsonLimits(max_bytes=4 << 20, max_depth=8, max_containers=100, max_int_digits=20)
 #: ``N`` of ``--shard K/N`` lies in [1, this].
 MAX_SHARDS = 10_000
 
@@ -119,10 +119,10 @@ def read_manifest(folder: Path) -> ShardManifest:
     shown = schema.printable(str(folder), 300)
     path = folder / MANIFEST
     try:
-        data = schema.read_json(path, MANIFEST_LIMITS)
+        data = untrusted_json.read_json(path, MANIFEST_LIMITS)
     except FileNotFoundError:
         raise ShardError(f"{shown} holds no {MANIFEST}: not the --out folder of a --shard K/N run") from None
-    except schema.JsonInputError as exc:
+    except untrusted_json.JsonInputError as exc:
         raise ShardError(f"{shown}/{MANIFEST}: " + "; ".join(exc.problems)) from None
     try:
         manifest = schema.load(data, ShardManifest, "shard")
@@ -286,7 +286,8 @@ def _read_program(src_dir: Path, entry, shard_label: str) -> list[tuple[str, byt
 
 def merge(folders: list[Path], out_dir: Path):
     """Write the merged run into ``out_dir``; returns its :class:`bench.scoring.results.Results`."""
-    from bench.evaluate import check_out_dir, plot_match_by_length
+    from bench.evaluate import check_out_dir
+    from bench.scoring.report import plot_match_by_length
     from bench.program.arrays import write_bytes_atomic
     from bench.scoring.results import save_results
     from bench.scoring.score import summarize
@@ -332,7 +333,7 @@ MAX_SIDE_FILE_BYTES = 4 << 20
 
 def _copy_side_files(folder: Path, model_id: str, out_dir: Path) -> None:
     """Copy what a run keeps beside a model's program (its traceback, its diagnostics) into the merged run."""
-    from bench.evaluate import diagnostics_filename, error_filename
+    from bench.scoring.run import diagnostics_filename, error_filename
     from bench.program.arrays import write_bytes_atomic
 
     for name in (error_filename(model_id), diagnostics_filename(model_id)):
@@ -354,7 +355,8 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the merged results (new, empty, or an earlier run of the same method)")
     args = parser.parse_args(argv)
-    from bench.evaluate import UsageError, summary_table
+    from bench.errors import UsageError
+    from bench.scoring.report import summary_table
 
     try:
         merged = merge(args.shards, args.out)
