@@ -312,11 +312,11 @@ def export_splits(
     return folder
 
 
-def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
-    """The dataset card (README.md with YAML metadata) of an exported task."""
+def card_metadata(task: Task, fingerprints: dict[str, str]):
+    """The YAML metadata of an exported task's dataset card (a ``huggingface_hub.DatasetCardData``)."""
     from huggingface_hub import DatasetCardData
 
-    data = DatasetCardData(
+    return DatasetCardData(
         license="apache-2.0",
         pretty_name=f"rasp-bench {task.name}",
         tags=["rasp-bench", "length-generalization", "algorithmic-reasoning", "formal-languages"],
@@ -340,6 +340,10 @@ def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
             "fingerprints": fingerprints,
         },
     )
+
+
+def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
+    """The dataset card (README.md with YAML metadata) of an exported task."""
     rows = "\n".join(
         f"| `{s}` | {TEST_SPLITS[s][0]}-{TEST_SPLITS[s][1]} | {N_SEQUENCES} | `{fingerprints[s]}` |" for s in SPLIT_NAMES
     )
@@ -349,7 +353,7 @@ def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
         targets = "one 0/1 list over the vocabulary per position from `<bos>` to the last symbol: the tokens allowed next"
     symbols = " ".join(task.symbols) if len(task.symbols) <= 30 else f"{task.symbols[0]} .. {task.symbols[-1]}"
     return f"""---
-{data.to_yaml()}
+{card_metadata(task, fingerprints).to_yaml()}
 ---
 
 # rasp-bench: `{task.name}` (version {task.version})
