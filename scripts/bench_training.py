@@ -37,7 +37,8 @@ from tabulate import tabulate
 
 from bench.data.task import TRAIN_RANGE, Task, get_task
 from bench.models.model import GPT2
-from bench.models.train import PUBLISHED_BEST, Recipe, Stepper, _make_optimizer
+from bench.models.step import Stepper, make_optimizer
+from bench.models.train import PUBLISHED_BEST, Recipe
 
 
 def published_archs(only=None) -> list[tuple[str, str]]:
@@ -107,7 +108,7 @@ def compare(task_name: str, arch: str, paths: list[str], steps: int, seed: int =
         recipe = replace(base, **fields)
         torch.manual_seed(seed)
         model = GPT2(recipe.model_config(task)).train()
-        stepper = Stepper(model, _make_optimizer(model, recipe), task, recipe)
+        stepper = Stepper(model, make_optimizer(model, recipe), task, recipe)
         runners.append((path, stepper, bf16))
     rng = np.random.default_rng(seed)
     warm = 3

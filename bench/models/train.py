@@ -38,114 +38,19 @@ starting point, until a run is perfect on ``test_101_150``, keeping the best
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from bench.data.task import TEST_SPLITS, TRAIN_RANGE, Batch, Task, get_task
-from bench.errors import BenchError
-from bench.models.model import CONFIG_NAME, WEIGHTS_NAME, GPT2, GPT2Config, ModelError
-from bench.models.predict import accuracy, model_inputs
-
-STATE_NAME = "state.json"
-OPTIMIZER_NAME = "optimizer.safetensors"
-MODEL_DIR = "model"
-
-
-class TrainError(BenchError):
-    """A bad recipe or an unusable run folder; the message is one line."""
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that determines a training run; the defaults are the published recipe."""
-
-    task: str
-    n_layer: int = 2
-    n_head: int = 1
-    n_embd: int = 64
-    lr: float = 1e-3
-    max_steps: int = 30_000  # the step budget; the learning rate decays linearly over it
-    batch_size: int = 64
-    dropout: float = 0.0  # attention, residual and embedding dropout alike
-    weight_decay: float = 0.01
-    offsets: bool = True  # random position offsets (False for the controls)
-    seed: int = 0
-    eval_every: int = 3_000  # steps between checks on the held-out sample (and checkpoints)
-    eval_size: int = 512  # held-out sequences of lengths 0-50 for the early-stop check
-    max_grad_norm: float | None = 1.0  # gradient-norm clipping (None: off, as in the zoo's first version)
-    beta1: float = 0.9  # AdamW
-    beta2: float = 0.999
-    eps: float = 1e-8
-    # execution: the same loss and gradient, different float rounding and dropout draws
-    length_buckets: int = 1  # micro-batches by length; 1: the whole batch padded to its longest sequence
-    compile: bool = False  # torch.compile the forward pass (inductor, dynamic shapes)
-
-    def __post_init__(self):
-        if min(self.n_layer, self.n_head, self.n_embd, self.max_steps, self.batch_size, self.eval_every, self.length_buckets) < 1:
-            raise TrainError(f"recipe sizes and counts must be positive: {self}")
-        if self.n_embd % self.n_head:
-            raise TrainError(f"n_embd={self.n_embd} is not a multiple of n_head={self.n_head}")
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise TrainError(f"max_grad_norm must be positive or None, got {self.max_grad_norm}")
-
-    @classmethod
-    def from_dict(cls, saved: dict) -> "Recipe":
-        """The recipe of a saved run (``state.json``, a manifest); fields it predates take
-        the values runs had before they existed (:data:`LEGACY_FIELDS`: no clipping)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(saved) - known)
-        if unknown:
-            raise TrainError(f"unknown recipe field(s) {unknown}")
-        return cls(**{**LEGACY_FIELDS, **saved})
-
-    @property
-    def published(self) -> bool:
-        """True when the optimization is the published one (any size, lr, dropout, seed, offsets)."""
-        return all(getattr(self, k) == getattr(Recipe, k) for k in PUBLISHED_FIELDS)
-
-    @property
-    def arch(self) -> str:
-        return f"{self.n_layer}x{self.n_head}x{self.n_embd}"
-
-    def with_arch(self, arch: str) -> "Recipe":
-        """A copy with the architecture ``LxHxD`` (layers x heads x width)."""
-        return replace(self, **parse_arch(arch))
-
-    def model_config(self, task: Task) -> GPT2Config:
-        return GPT2Config(
-            vocab_size=task.vocab_size,
-            n_positions=task.n_positions,
-            n_embd=self.n_embd,
-            n_layer=self.n_layer,
-            n_head=self.n_head,
-            attn_pdrop=self.dropout,
-            resid_pdrop=self.dropout,
-            embd_pdrop=self.dropout,
-            bos_token_id=task.vocab.bos,
-            eos_token_id=task.vocab.eos,
-            rasp_bench={"task": task.name, "task_version": task.version, "kind": task.kind, "recipe": asdict(self)},
-        )
-
-
-#: Values of the fields a run's saved recipe predates (runs of the zoo's first version).
-LEGACY_FIELDS = {"max_grad_norm": None, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "length_buckets": 1, "compile": False}
-#: Fields the published recipe fixes for every model (execution options and sizes excluded).
-PUBLISHED_FIELDS = ("max_steps", "batch_size", "weight_decay", "eval_every", "max_grad_norm", "beta1", "beta2", "eps")
-
-
-def parse_arch(arch: str) -> dict:
-    """``"2x1x64"`` -> ``{"n_layer": 2, "n_head": 1, "n_embd": 64}``."""
-    try:
-        n_layer, n_head, n_embd = (int(part) for part in arch.lower().split("x"))
-    except ValueError:
-        raise TrainError(f"bad architecture {arch!r}: expected LAYERSxHEADSxWIDTH, e.g. 2x1x64") from None
-    return {"n_layer": n_layer, "n_head": n_head, "n_embd": n_embd}
+from bench.models.model import GPT2, ModelError
+from bench.models.predict import accuracy
+from bench.models.recipe import Recipe, TrainError, parse_arch
+from bench.models.run_folder import MODEL_DIR, STATE_NAME, load_checkpoint, save_checkpoint, settle
+from bench.models.step import Stepper, make_optimizer
 
 
 @dataclass(frozen=True)
@@ -159,43 +64,7 @@ class TrainResult:
     history: list = field(default_factory=list)  # {"step", "loss", "heldout_acc"} per check
 
 
-# ----- loss and data --------------------------------------------------------------
-
-
-def loss_fn(logits: torch.Tensor, batch: Batch, kind: str, normalizer: int | None = None) -> torch.Tensor:
-    """Cross-entropy (token tasks) or BCE on the allowed-next sets, at scored positions only.
-
-    The mean over scored positions (over scored position x vocabulary entry for BCE), or,
-    with ``normalizer``, the sum divided by it (a micro-batch's share of a whole batch's mean).
-    """
-    mask = torch.from_numpy(np.asarray(batch.label_mask, dtype=bool))
-    scored = logits[mask]  # (N, V)
-    reduction = "mean" if normalizer is None else "sum"
-    if kind == "token":
-        loss = nn.functional.cross_entropy(scored, torch.from_numpy(batch.labels)[mask], reduction=reduction)
-    else:
-        loss = nn.functional.binary_cross_entropy_with_logits(scored, torch.from_numpy(batch.labels)[mask].float(), reduction=reduction)
-    return loss if normalizer is None else loss / normalizer
-
-
-def loss_terms(batch: Batch, kind: str, vocab_size: int) -> int:
-    """How many terms :func:`loss_fn`'s mean averages over for ``batch``."""
-    n = int(np.asarray(batch.label_mask, dtype=bool).sum())
-    return n if kind == "token" else n * vocab_size
-
-
-def length_buckets(batch: Batch, k: int) -> list[Batch]:
-    """``batch`` sorted by length (stable) and cut into ``k`` near-equal parts, each cut to
-    its longest sequence: the same sequences with less padding."""
-    if k <= 1:
-        return [batch]
-    order = np.argsort(batch.lengths, kind="stable")
-    parts = []
-    for rows in np.array_split(order, min(k, len(order))):
-        width = max(1, int(batch.lengths[rows].max()))
-        parts.append(Batch(batch.input_ids[rows, :width], batch.position_ids[rows, :width], batch.lengths[rows],
-                           batch.label_mask[rows, :width], batch.labels[rows, :width]))
-    return parts
+# ----- measuring ----------------------------------------------------------------
 
 
 def heldout_batches(task: Task, recipe: Recipe, chunk: int = 256) -> list[Batch]:
@@ -229,128 +98,6 @@ def test_accuracies(model: GPT2, task: Task) -> dict[str, float]:
     return {split: split_accuracy(model, task, split) for split in TEST_SPLITS}
 
 
-# ----- checkpoints ------------------------------------------------------------------
-
-
-def _save_checkpoint(run_dir: Path, model: GPT2, optimizer, state: dict) -> None:
-    """Write model, optimizer and state as one unit: every file goes to ``*.tmp`` first;
-    ``state.json.new`` marks the set complete, then each is renamed into place. A run
-    killed half-way is completed (or the incomplete set dropped) by :func:`_settle`."""
-    from safetensors.torch import save_file
-
-    names = {id(p): n for n, p in model.named_parameters()}
-    tensors = {"torch_rng": torch.get_rng_state()}
-    for param, moments in optimizer.state.items():
-        for key, value in moments.items():
-            tensors[f"{names[id(param)]}.{key}"] = torch.as_tensor(value).detach().clone().contiguous()
-    (run_dir / MODEL_DIR).mkdir(parents=True, exist_ok=True)
-    config = run_dir / MODEL_DIR / CONFIG_NAME
-    config.with_name(CONFIG_NAME + ".tmp").write_text(json.dumps(model.cfg.to_hf_dict(), indent=2) + "\n")
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(run_dir / MODEL_DIR / (WEIGHTS_NAME + ".tmp")), metadata={"format": "pt"})
-    save_file(tensors, str(run_dir / (OPTIMIZER_NAME + ".tmp")))
-    (run_dir / (STATE_NAME + ".tmp")).write_text(json.dumps(state, indent=1) + "\n")
-    os.replace(run_dir / (STATE_NAME + ".tmp"), run_dir / (STATE_NAME + ".new"))  # the set is complete
-    _settle(run_dir)
-
-
-def _checkpoint_files(run_dir: Path) -> list[Path]:
-    """The files of a checkpoint, ``state.json`` last."""
-    return [run_dir / MODEL_DIR / CONFIG_NAME, run_dir / MODEL_DIR / WEIGHTS_NAME, run_dir / OPTIMIZER_NAME, run_dir / STATE_NAME]
-
-
-def _settle(run_dir: Path) -> None:
-    """Finish an interrupted checkpoint (``state.json.new`` present) or drop an incomplete one."""
-    complete = (run_dir / (STATE_NAME + ".new")).is_file()
-    for path in _checkpoint_files(run_dir):
-        pending = path.with_name(path.name + (".new" if path.name == STATE_NAME else ".tmp"))
-        if pending.is_file():
-            if complete:
-                os.replace(pending, path)
-            else:
-                pending.unlink()
-    stray = run_dir / (STATE_NAME + ".tmp")
-    if stray.is_file():
-        stray.unlink()
-
-
-def _load_checkpoint(run_dir: Path, model: GPT2, optimizer) -> dict:
-    from safetensors.torch import load_file
-
-    state = json.loads((run_dir / STATE_NAME).read_text())
-    model.load_weights(run_dir / MODEL_DIR / WEIGHTS_NAME)
-    tensors = load_file(str(run_dir / OPTIMIZER_NAME))
-    torch.set_rng_state(tensors.pop("torch_rng"))
-    params = dict(model.named_parameters())
-    for key, value in tensors.items():
-        name, moment = key.rsplit(".", 1)
-        optimizer.state[params[name]][moment] = value
-    return state
-
-
-def _make_optimizer(model: GPT2, recipe: Recipe) -> torch.optim.AdamW:
-    # foreach: the same numbers as the for-loop implementation, fewer kernel launches
-    # (fused=True is faster still but rounds differently)
-    return torch.optim.AdamW(model.parameters(), lr=recipe.lr, betas=(recipe.beta1, recipe.beta2), eps=recipe.eps,
-                             weight_decay=recipe.weight_decay, foreach=True)
-
-
-def _core_logits(model: GPT2, input_ids: torch.Tensor, position_ids: torch.Tensor) -> torch.Tensor:
-    """``model(input_ids, position_ids)`` without the input checks (which need host syncs and
-    would break a compiled graph); the same operations in the same order."""
-    t = model.transformer
-    x = t.drop(model.hook_embed(t.wte(input_ids)) + model.hook_pos_embed(t.wpe(position_ids)))
-    for block in t.h:
-        x = block(x)
-    return t.ln_f(x) @ model.lm_head_weight.T
-
-
-class Stepper:
-    """One optimizer step of a recipe on a batch: gradient (micro-batches by length when
-    ``length_buckets > 1``), clipping, AdamW. Returns the batch's loss."""
-
-    def __init__(self, model: GPT2, optimizer, task: Task, recipe: Recipe):
-        self.model, self.optimizer, self.task, self.recipe = model, optimizer, task, recipe
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        if recipe.compile:
-            import torch._dynamo
-
-            torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-            self.forward = torch.compile(_core_logits, dynamic=True)
-        else:
-            self.forward = model  # the plain path: exactly the model's forward
-
-    def _logits(self, batch: Batch) -> torch.Tensor:
-        ids, pos = (torch.from_numpy(a) for a in model_inputs(batch, self.task.n_positions))
-        return self.forward(self.model, ids, pos) if self.recipe.compile else self.model(ids, pos)
-
-    def compute_gradient(self, batch: Batch) -> float:
-        kind = self.task.kind
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.recipe.length_buckets <= 1:
-            loss = loss_fn(self._logits(batch), batch, kind)
-            loss.backward()
-            return loss.item()
-        total = loss_terms(batch, kind, self.task.vocab_size)
-        value = 0.0
-        for part in length_buckets(batch, self.recipe.length_buckets):
-            if not part.label_mask.any():
-                continue  # nothing scored: no gradient (and no dropout draws)
-            loss = loss_fn(self._logits(part), part, kind, normalizer=total)
-            loss.backward()
-            value += loss.item()
-        return value
-
-    def __call__(self, batch: Batch, lr: float) -> float:
-        loss = self.compute_gradient(batch)
-        if self.recipe.max_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(self.params, self.recipe.max_grad_norm, foreach=True)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.optimizer.step()
-        return loss
-
-
 # ----- the loop ---------------------------------------------------------------------
 
 
@@ -376,28 +123,10 @@ def train(
     """
     from tqdm.auto import tqdm
 
-    if threads:
-        torch.set_num_threads(threads)
-    task = task or get_task(recipe.task)
-    if task.name != recipe.task:
-        raise TrainError(f"recipe is for task {recipe.task!r} but the task given is {task.name!r}")
-    torch.manual_seed(recipe.seed)
-    model = GPT2(recipe.model_config(task)).train()
-    optimizer = _make_optimizer(model, recipe)
+    task, model, optimizer = _new_model(recipe, task, threads)
     rng = np.random.default_rng(recipe.seed)
-    state = {"recipe": asdict(recipe), "step": 0, "elapsed_s": 0.0, "history": [], "done": False, "stopped_early": False}
-
     run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None and run_dir.is_dir():
-        _settle(run_dir)
-    if run_dir is not None and (run_dir / STATE_NAME).is_file():
-        saved = json.loads((run_dir / STATE_NAME).read_text())
-        if Recipe.from_dict(saved.get("recipe", {"task": None})) != recipe:
-            raise TrainError(f"{run_dir} holds a run with a different recipe; use another folder")
-        state = _load_checkpoint(run_dir, model, optimizer)
-        rng.bit_generator.state = state["rng"]
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+    state = _start_or_resume(run_dir, recipe, model, optimizer, rng)
 
     heldout = heldout_batches(task, recipe)
     stepper = Stepper(model, optimizer, task, recipe)
@@ -412,7 +141,7 @@ def train(
         if run_dir is not None:
             state["rng"] = rng.bit_generator.state
             state["since_check"] = {"loss_sum": loss_sum, "steps": loss_n}  # the next check's mean loss
-            _save_checkpoint(run_dir, model, optimizer, state)
+            save_checkpoint(run_dir, model, optimizer, state)
 
     since = state.pop("since_check", {"loss_sum": 0.0, "steps": 0})
     loss_sum, loss_n = since["loss_sum"], since["steps"]
@@ -428,13 +157,9 @@ def train(
             loss_sum, loss_n = loss_sum + loss, loss_n + 1
             bar.update(1)
             if state["step"] % recipe.eval_every == 0 or state["step"] == recipe.max_steps:
-                acc = accuracy(model, heldout, task.kind)
-                state["history"].append({"step": state["step"], "loss": loss_sum / loss_n, "heldout_acc": acc})
+                acc = _check(model, heldout, task, recipe, state, loss_sum / loss_n, confirm_split)
                 bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", acc=f"{acc:.3f}")
                 loss_sum, loss_n = 0.0, 0
-                if acc == 1.0 and (not confirm_split or bin_accuracy(model, task, "test_0_50")[0] == 1.0):
-                    state["done"] = state["stopped_early"] = True
-                state["done"] = state["done"] or state["step"] >= recipe.max_steps
                 checkpoint()
             elif checkpoint_every and state["step"] % checkpoint_every == 0 and state["step"] < end:
                 checkpoint()
@@ -580,6 +305,45 @@ def search(
     return best, entries
 
 
+def _new_model(recipe: Recipe, task: Task | None, threads: int | None):
+    """``(task, model, optimizer)``: the recipe's freshly initialised model (seeded) and its AdamW."""
+    if threads:
+        torch.set_num_threads(threads)
+    task = task or get_task(recipe.task)
+    if task.name != recipe.task:
+        raise TrainError(f"recipe is for task {recipe.task!r} but the task given is {task.name!r}")
+    torch.manual_seed(recipe.seed)
+    model = GPT2(recipe.model_config(task)).train()
+    return task, model, make_optimizer(model, recipe)
+
+
+def _start_or_resume(run_dir: Path | None, recipe: Recipe, model: GPT2, optimizer, rng) -> dict:
+    """The run's state: fresh, or the checkpoint in ``run_dir`` (loaded into model, optimizer and ``rng``)."""
+    state = {"recipe": asdict(recipe), "step": 0, "elapsed_s": 0.0, "history": [], "done": False, "stopped_early": False}
+    if run_dir is not None and run_dir.is_dir():
+        settle(run_dir)
+    if run_dir is not None and (run_dir / STATE_NAME).is_file():
+        saved = json.loads((run_dir / STATE_NAME).read_text())
+        if Recipe.from_dict(saved.get("recipe", {"task": None})) != recipe:
+            raise TrainError(f"{run_dir} holds a run with a different recipe; use another folder")
+        state = load_checkpoint(run_dir, model, optimizer)
+        rng.bit_generator.state = state["rng"]
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    return state
+
+
+def _check(model: GPT2, heldout: list[Batch], task: Task, recipe: Recipe, state: dict, mean_loss: float,
+           confirm_split: bool) -> float:
+    """The periodic check: record the held-out accuracy, decide whether training is done; returns the accuracy."""
+    acc = accuracy(model, heldout, task.kind)
+    state["history"].append({"step": state["step"], "loss": mean_loss, "heldout_acc": acc})
+    if acc == 1.0 and (not confirm_split or bin_accuracy(model, task, "test_0_50")[0] == 1.0):
+        state["done"] = state["stopped_early"] = True
+    state["done"] = state["done"] or state["step"] >= recipe.max_steps
+    return acc
+
+
 def selection_key(accuracies: dict) -> tuple[float, float, float]:
     """Order of preference in a search: test_101_150 first, then the shorter bins to break ties."""
     return accuracies["test_101_150"], accuracies["test_51_100"], accuracies["test_0_50"]
@@ -615,5 +379,5 @@ def load_run(run_dir: str | Path) -> tuple[GPT2, dict]:
 
 __all__ = [
     "Recipe", "TrainResult", "TrainError", "train", "search", "measure_run", "test_accuracies", "load_run", "parse_arch",
-    "GridPoint", "PUBLISHED_GRID", "PUBLISHED_BEST", "DEFAULT_GRID", "Stepper", "length_buckets",
+    "GridPoint", "PUBLISHED_GRID", "PUBLISHED_BEST", "DEFAULT_GRID",
 ]
