@@ -17,8 +17,8 @@ version history::
 Steps:
 
 1. Subclass :class:`bench.data.task.TokenTask` (``<bos> x <sep> y [<eos>]``) or
-   :class:`bench.data.task.LanguageTask` (``<bos> s <eos>`` with allowed-next sets
-   from a minimal :class:`bench.data.task.DFA`).
+   :class:`bench.data.language.LanguageTask` (``<bos> s <eos>`` with allowed-next sets
+   from a minimal :class:`bench.data.language.DFA`).
 2. Token task: implement ``sample_input(length, rng)`` and ``solve(x)``; add
    ``check_input`` for inputs the sampler never produces (repeats, ties, ...),
    ``measure`` if ``L`` is not the input length, and set ``ends_with_eos`` /

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.data.task import DFA, LanguageTask, register_task
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import register_task
 from bench.tasks._base import RepeatedWordLanguage, language_fields, shuffled
 
 # Rows list the next state for each symbol in alphabet order; the first row is the start.

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.data.task import DFA, LanguageTask, register_task
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import register_task
 from bench.tasks._base import BITS, RepeatedWordLanguage, draw_weighted, language_fields, shuffled
 
 # Rows list the next state for the symbols 0 and 1; the first row is the start.

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from bench import tasks
-from bench.data.task import DFA, MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
+from bench.data.language import DFA
+from bench.data.task import MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
 from bench.tasks.majority import stream_length
 
 BINS = {**TEST_SPLITS, "train": (0, 50)}
