@@ -381,7 +381,7 @@ def test_exit_codes(good, copy, tmp_path, capsys, monkeypatch):
     def broken(self):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("bench.leaderboard.validate._ModelCheck.check_cost", broken)
+    monkeypatch.setattr("bench.leaderboard.model_check.ModelCheck.check_cost", broken)
     assert main(["validate", str(good), str(copy), *ARGS]) == 2
     out = capsys.readouterr().out
     assert "INTERNAL ERROR" in out and "internal error while checking the files: ZeroDivisionError: a bug" in out
@@ -403,7 +403,7 @@ def test_internal_error_of_one_submission_is_its_own(good, copy, harness, monkey
             raise RuntimeError("boom")
         return True
 
-    monkeypatch.setattr("bench.leaderboard.validate._ModelCheck.check_model", explode)
+    monkeypatch.setattr("bench.leaderboard.model_check.ModelCheck.check_model", explode)
     good_verdict, bad_verdict = validate_all([good, copy], harness, Options(rescore=False, allow_limit=True,
                                                                           allow_partial=True))
     assert bad_verdict.internal_error and not good_verdict.internal_error
