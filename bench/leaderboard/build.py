@@ -93,7 +93,8 @@ def program_heatmaps(e: Entry, out: Path) -> dict[str, tuple[list[str], str]]:
     (the entry holds their printed form only), with token symbols from the model's task.
     """
     from bench.program import Program
-    from bench.program.heatmaps import draw_heatmaps, token_symbols
+    from bench.program.heatmaps import draw_heatmaps
+    from bench.program.op_tables import token_symbols
 
     drawn = {}
     for m in sorted(e.results.models, key=lambda m: m.model.id):
