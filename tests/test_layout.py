@@ -1,7 +1,8 @@
-"""The layout: every package is installed under ``bench``."""
+"""The layout: every package is installed under ``bench``, and modules and functions stay small."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,28 @@ def test_every_package_is_installed():
     assert sorted(config["packages"]) == sorted(package_folders())
     assert config["package-dir"] == {name: top for top, name in INSTALLED_AS.items() if top != name}
 
+
+# ----- size: no module over MAX_MODULE_LINES lines, no function over MAX_FUNCTION_LINES ---------------
+
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def python_files() -> list[Path]:
+    return sorted(path for top in INSTALLED_AS for path in (REPO / top).rglob("*.py"))
+
+
+def test_no_module_is_too_long():
+    long = {str(p.relative_to(REPO)): n for p in python_files() if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them along a seam): {long}"
+
+
+def test_no_function_is_too_long():
+    long = {}
+    for path in python_files():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                if (n := node.end_lineno - first + 1) > MAX_FUNCTION_LINES:
+                    long[f"{path.relative_to(REPO)}:{node.lineno} {node.name}"] = n
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines (name their steps as helpers): {long}"

@@ -127,24 +127,10 @@ def train(
     rng = np.random.default_rng(recipe.seed)
     run_dir = Path(run_dir) if run_dir is not None else None
     state = _start_or_resume(run_dir, recipe, model, optimizer, rng)
-
-    heldout = heldout_batches(task, recipe)
-    stepper = Stepper(model, optimizer, task, recipe)
-    end = recipe.max_steps if stop_after is None else min(stop_after, recipe.max_steps)
-    first_step, clock = state["step"], time.perf_counter()
+    heldout, stepper = heldout_batches(task, recipe), Stepper(model, optimizer, task, recipe)
+    end, first_step = (recipe.max_steps if stop_after is None else min(stop_after, recipe.max_steps)), state["step"]
+    run = _Sitting(run_dir, model, optimizer, rng, state)
     bar = tqdm(total=recipe.max_steps, initial=state["step"], desc=f"{task.name} {recipe.arch}", disable=not progress, mininterval=5)
-
-    def checkpoint() -> None:
-        nonlocal clock
-        state["elapsed_s"] += time.perf_counter() - clock
-        clock = time.perf_counter()
-        if run_dir is not None:
-            state["rng"] = rng.bit_generator.state
-            state["since_check"] = {"loss_sum": loss_sum, "steps": loss_n}  # the next check's mean loss
-            save_checkpoint(run_dir, model, optimizer, state)
-
-    since = state.pop("since_check", {"loss_sum": 0.0, "steps": 0})
-    loss_sum, loss_n = since["loss_sum"], since["steps"]
     stepping = False
     try:
         while not state["done"] and state["step"] < end:
@@ -154,20 +140,20 @@ def train(
             loss = stepper(batch, recipe.lr * (1 - step / recipe.max_steps))  # linear decay, no warm-up
             state["step"] = step + 1
             stepping = False
-            loss_sum, loss_n = loss_sum + loss, loss_n + 1
+            run.loss_sum, run.loss_n = run.loss_sum + loss, run.loss_n + 1
             bar.update(1)
             if state["step"] % recipe.eval_every == 0 or state["step"] == recipe.max_steps:
-                acc = _check(model, heldout, task, recipe, state, loss_sum / loss_n, confirm_split)
-                bar.set_postfix(loss=f"{loss_sum / loss_n:.4f}", acc=f"{acc:.3f}")
-                loss_sum, loss_n = 0.0, 0
-                checkpoint()
+                acc = _check(model, heldout, task, recipe, state, run.loss_sum / run.loss_n, confirm_split)
+                bar.set_postfix(loss=f"{run.loss_sum / run.loss_n:.4f}", acc=f"{acc:.3f}")
+                run.loss_sum, run.loss_n = 0.0, 0
+                run.checkpoint()
             elif checkpoint_every and state["step"] % checkpoint_every == 0 and state["step"] < end:
-                checkpoint()
+                run.checkpoint()
         if state["step"] > first_step and state["step"] % recipe.eval_every and state["step"] < recipe.max_steps:
-            checkpoint()  # paused between two checks
+            run.checkpoint()  # paused between two checks
     except KeyboardInterrupt:
         if not stepping:  # an interrupted step leaves weights and step count apart: keep the last checkpoint
-            checkpoint()
+            run.checkpoint()
         raise
     finally:
         bar.close()
@@ -303,6 +289,25 @@ def search(
         raise TrainError("the search grid is empty")
     best = max(entries, key=lambda e: e.accuracies["test_101_150"])  # max keeps the first of equals
     return best, entries
+
+
+class _Sitting:
+    """One sitting of a run: its state, the loss summed since the last check, and the checkpoints it writes."""
+
+    def __init__(self, run_dir: Path | None, model: GPT2, optimizer, rng, state: dict):
+        self.run_dir, self.model, self.optimizer, self.rng, self.state = run_dir, model, optimizer, rng, state
+        since = state.pop("since_check", {"loss_sum": 0.0, "steps": 0})
+        self.loss_sum, self.loss_n = since["loss_sum"], since["steps"]
+        self.clock = time.perf_counter()
+
+    def checkpoint(self) -> None:
+        """Add the time since the last checkpoint to the run's; save everything when the run has a folder."""
+        self.state["elapsed_s"] += time.perf_counter() - self.clock
+        self.clock = time.perf_counter()
+        if self.run_dir is not None:
+            self.state["rng"] = self.rng.bit_generator.state
+            self.state["since_check"] = {"loss_sum": self.loss_sum, "steps": self.loss_n}  # the next check's mean loss
+            save_checkpoint(self.run_dir, self.model, self.optimizer, self.state)
 
 
 def _new_model(recipe: Recipe, task: Task | None, threads: int | None):
