@@ -39,9 +39,9 @@ from bench.models import hub
 from bench.models import predictions as model_predictions
 from bench.scoring import shard as sharding
 from bench.scoring.methods import MethodError, resolve_method
+from bench.scoring.report import errors_report, plot_match_by_length, summary_table
 from bench.scoring.results import Results, save_results
 from bench.scoring.resume import ResumeError
-from bench.scoring.report import errors_report, plot_match_by_length, summary_table
 from bench.scoring.run import Options, evaluate_models, new_results, record, select_models, start_results
 from bench.scoring.score import summarize
 

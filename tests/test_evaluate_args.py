@@ -9,8 +9,8 @@ import pytest
 
 import bench.evaluate as evaluate
 from bench.evaluate import UsageError, check_out_dir, main
-from bench.scoring.run import program_filename
 from bench.models.hub import model_ids
+from bench.scoring.run import program_filename
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import bench.program as rasp
 from bench.data.task import get_task
 from bench.evaluate import main
 from bench.scoring.report import summary_table
-from bench.scoring.run import error_filename, portable_spec
 from bench.scoring.results import load_results
+from bench.scoring.run import error_filename, portable_spec
 from test_evaluate import run as evaluate_run, write_method
 
 MODELS = ["bin_majority", "tomita1"]

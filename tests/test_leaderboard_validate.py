@@ -21,7 +21,6 @@ import bench
 import bench.program as rasp
 from bench.data.splits import load_splits, split_batches, split_fingerprint
 from bench.data.task import get_task
-from bench.scoring.run import program_filename
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, validate_all, validate_submission
@@ -38,6 +37,7 @@ from bench.scoring.results import (
     load_results,
     save_results,
 )
+from bench.scoring.run import program_filename
 from bench.scoring.score import BATCH_SIZE, BinCounts, is_success, summarize
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task; both tiny

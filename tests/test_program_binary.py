@@ -277,9 +277,9 @@ def test_validation_reports_a_missing_or_altered_sidecar_as_a_problem(tmp_path):
     from test_leaderboard_validate import make_submission, needs_zoo
 
     from bench.data.task import get_task
-    from bench.scoring.run import program_filename
     from bench.leaderboard.harness import Harness
     from bench.leaderboard.validate import Options, validate_submission
+    from bench.scoring.run import program_filename
 
     needs_zoo()
     folder = make_submission(tmp_path / "toy", model_ids=("tomita1",), limit=5)

@@ -18,8 +18,8 @@ from safetensors.torch import save_file
 import bench.models.checkpoint as checkpoint
 from bench.data.task import get_task
 from bench.models.checkpoint import MAX_PARAMETER_BYTES, ModelError, expected_shapes, parameter_count
-from bench.models.hub import load_checkpoint
 from bench.models.config import ACTIVATIONS as _ACTIVATIONS
+from bench.models.hub import load_checkpoint
 from bench.models.model import GPT2, GPT2Config
 
 TASK = "bin_majority"

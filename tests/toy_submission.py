@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 import bench
-from bench.scoring.run import program_filename
 from bench.scoring.results import BINS, Cost, MethodInfo, ModelInfo, ModelResult, Results, Size, TaskInfo, save_results
+from bench.scoring.run import program_filename
 from bench.scoring.score import is_success, summarize
 
 MANIFEST = {

@@ -53,6 +53,8 @@ from bench.scoring.score import check_program_fits, is_success, summarize
 
 @dataclass
 class Options:
+    """The settings of one run that every model's extraction and scoring share."""
+
     seed: int
     limit: int | None
     match_threshold: float

@@ -314,8 +314,8 @@ def _read_program(src_dir: Path, entry, shard_label: str) -> list[tuple[str, byt
 def merge(folders: list[Path], out_dir: Path):
     """Write the merged run into ``out_dir``; returns its :class:`bench.scoring.results.Results`."""
     from bench.evaluate import check_out_dir
-    from bench.scoring.report import plot_match_by_length
     from bench.program.arrays import write_bytes_atomic
+    from bench.scoring.report import plot_match_by_length
     from bench.scoring.results import save_results
     from bench.scoring.score import summarize
 
@@ -360,8 +360,8 @@ MAX_SIDE_FILE_BYTES = 4 << 20
 
 def _copy_side_files(folder: Path, model_id: str, out_dir: Path) -> None:
     """Copy what a run keeps beside a model's program (its traceback, its diagnostics) into the merged run."""
-    from bench.scoring.run import diagnostics_filename, error_filename
     from bench.program.arrays import write_bytes_atomic
+    from bench.scoring.run import diagnostics_filename, error_filename
 
     for name in (error_filename(model_id), diagnostics_filename(model_id)):
         source = folder / name
