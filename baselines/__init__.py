@@ -3,8 +3,8 @@
 ``decompile`` imports torch, so it is registered by name and imported when first resolved.
 """
 
-from baselines import lookup, oracle  # noqa: F401
-from bench.methods import register_deferred
+from bench.baselines import lookup, oracle  # noqa: F401
+from bench.scoring.methods import register_deferred
 
-register_deferred("decompile", "baselines.decompile")
-register_deferred("decompile-50", "baselines.decompile")
+register_deferred("decompile", "bench.baselines.decompile")
+register_deferred("decompile-50", "bench.baselines.decompile")

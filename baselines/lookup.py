@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 import numpy as np
 
 import bench.program as rasp
-from bench.methods import register_method
-from bench.predict import predict
+from bench.models.predict import predict
+from bench.scoring.methods import register_method
 
 
 @register_method()

@@ -7,8 +7,8 @@ length-generalize. It is the upper bound on correctness, not on faithfulness.
 
 from __future__ import annotations
 
-from bench.methods import register_method
-from bench.oracles import get_oracle
+from bench.data.oracles import get_oracle
+from bench.scoring.methods import register_method
 
 
 @register_method()

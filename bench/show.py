@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 from bench.program import Program, ProgramError
-from bench.results import BINS, ResultsError, load_results
-from bench.schema import printable
+from bench.scoring.results import BINS, ResultsError, load_results
+from bench.scoring.schema import printable
 
 
 def load_program(path: Path) -> Program:
@@ -145,7 +145,8 @@ def prepare_folder(folder: Path) -> None:
 
 def plot(program: Program, folder: Path, task_name: str) -> int:
     """Draw the program's tables into ``folder`` and print their paths; 2 with one line when writing fails."""
-    from bench.program.heatmaps import draw_heatmaps, token_symbols
+    from bench.program.heatmaps import draw_heatmaps
+    from bench.program.op_tables import token_symbols
 
     try:
         drawn = draw_heatmaps(program, folder, symbols=token_symbols(program.vocab_size, task_name))

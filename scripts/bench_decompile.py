@@ -4,7 +4,7 @@
     python scripts/bench_decompile.py --results submissions/decompile/results.json
 
 The first form runs the extraction in a forked child, as the harness does
-(bench.extract). The second reads the cost the harness recorded for every
+(bench.scoring.extract). The second reads the cost the harness recorded for every
 model of a full run (``python -m bench.evaluate decompile``). Both print, per
 model, seconds and peak memory added side by side with their ratio to the
 targets of 10 minutes and 4 GB per model on 2 cores.
@@ -37,11 +37,11 @@ def rows_from_runs(args) -> list[list]:
     import torch
 
     torch.set_num_threads(1)
-    from baselines.decompile import Decompile
-    from bench.extract import run_extraction
-    from bench.hub import load_reference
-    from bench.methods import TaskView
-    from bench.task import get_task
+    from bench.baselines.decompile import Decompile
+    from bench.data.task import get_task
+    from bench.models.hub import load_reference
+    from bench.scoring.extract import run_extraction
+    from bench.scoring.methods import TaskView
 
     overrides = {"max_length": args.max_length}
     if args.budget is not None:
@@ -59,8 +59,8 @@ def rows_from_runs(args) -> list[list]:
 
 
 def rows_from_results(path: str) -> list[list]:
-    from bench.hub import load_manifest
-    from bench.results import load_results
+    from bench.models.hub import load_manifest
+    from bench.scoring.results import load_results
 
     archs = {k: arch_text(v["arch"]) for k, v in load_manifest()["models"].items()}
     results = load_results(path)

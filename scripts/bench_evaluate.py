@@ -47,12 +47,13 @@ def main() -> int:
         if not args.warm:
             os.environ["RASP_BENCH_CACHE"] = str(Path(tmp) / "cache")
         import bench.evaluate as evaluate
+        import bench.scoring.run as run
 
         seconds: dict[str, float] = defaultdict(float)
-        evaluate.load_splits = timed(seconds, "splits (load or build)", evaluate.load_splits)
+        run.load_splits = timed(seconds, "splits (load or build)", run.load_splits)
         evaluate.predict = timed(seconds, "model forward", evaluate.predict)
         evaluate.run_program = timed(seconds, "program interpreter", evaluate.run_program)
-        evaluate.run_extraction = timed(seconds, "extraction (child process)", evaluate.run_extraction)
+        run.run_extraction = timed(seconds, "extraction (child process)", run.run_extraction)
 
         argv = [args.method, "--out", str(Path(tmp) / "out")]
         if args.limit:

@@ -16,9 +16,9 @@ Two comparisons, printed side by side in one run:
 
 2. **forward pass**: for every oracle of the suite (or ``--tasks``), our
    interpreter running the oracle against the forward pass of the task's main
-   zoo model (``bench.predict.predict``, as scoring runs it), on the same bin
+   zoo model (``bench.models.predict.predict``, as scoring runs it), on the same bin
    and the same batches (250 sequences of similar length, shortest first, as
-   ``bench.scoring`` makes them).
+   ``bench.scoring.score`` makes them).
 
 Times are the best of ``--repeat`` runs, with torch and BLAS on ``--threads``
 threads. tracr is not a dependency of the project: the script installs
@@ -49,13 +49,13 @@ import torch
 from tabulate import tabulate
 from threadpoolctl import threadpool_limits
 
-from bench.hub import load_manifest, load_reference
-from bench.oracles import get_oracle, oracle_names
-from bench.predict import predict, sequence_correct
+from bench.data.oracles import get_oracle, oracle_names
+from bench.data.splits import cache_root, load_splits, split_batches
+from bench.data.task import TEST_SPLITS, get_task
+from bench.models.hub import load_manifest, load_reference
+from bench.models.predict import predict, sequence_correct
 from bench.program import run_program
-from bench.scoring import BATCH_SIZE
-from bench.splits import cache_root, load_splits, split_batches
-from bench.task import TEST_SPLITS, get_task
+from bench.scoring.score import BATCH_SIZE
 
 #: The tracr release whose API (tracr.compiler.lib.make_sort_unique, tracr.rasp.rasp.evaluate) this script uses.
 TRACR_REQUIREMENT = "tracr-pypi==1.0.0"

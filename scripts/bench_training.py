@@ -4,7 +4,7 @@
     python scripts/bench_training.py --core 1 --only sort d4 --repeats 3
     python scripts/bench_training.py --paths plain b4 b4+compile   # other execution paths
 
-For each published architecture (``bench.train.PUBLISHED_BEST``, on its own task) one
+For each published architecture (``bench.models.train.PUBLISHED_BEST``, on its own task) one
 model per path is built from the same seed and the paths take turns, step by step,
 on the same batches (batch 64, lengths 0-50, position offsets), so that a machine
 busy with other work slows them alike; each path's minimum and median step time
@@ -35,9 +35,10 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-from bench.model import GPT2
-from bench.task import TRAIN_RANGE, Task, get_task
-from bench.train import PUBLISHED_BEST, Recipe, Stepper, _make_optimizer
+from bench.data.task import TRAIN_RANGE, Task, get_task
+from bench.models.model import GPT2
+from bench.models.step import Stepper, make_optimizer
+from bench.models.train import PUBLISHED_BEST, Recipe
 
 
 def published_archs(only=None) -> list[tuple[str, str]]:
@@ -107,7 +108,7 @@ def compare(task_name: str, arch: str, paths: list[str], steps: int, seed: int =
         recipe = replace(base, **fields)
         torch.manual_seed(seed)
         model = GPT2(recipe.model_config(task)).train()
-        stepper = Stepper(model, _make_optimizer(model, recipe), task, recipe)
+        stepper = Stepper(model, make_optimizer(model, recipe), task, recipe)
         runners.append((path, stepper, bf16))
     rng = np.random.default_rng(seed)
     warm = 3

@@ -2,7 +2,7 @@
 
 Runs every program of the given submissions (``submissions/<name>/programs``,
 with the task from the submission's ``results.json``) over the frozen test
-splits (``bench.splits``, batches of 250 by length, as ``bench.evaluate``
+splits (``bench.data.splits``, batches of 250 by length, as ``bench.evaluate``
 scores them) once per CPU-feature setting, each in a fresh subprocess, and
 prints per submission how many real positions' predictions differ from the
 first setting, and how many programs' raw output values (sha256 per batch)
@@ -78,8 +78,8 @@ def programs_of(submission: str, only: set[str] | None) -> list[tuple[str, str, 
 def run_submission(submission: str, only: set[str] | None, bins: tuple[str, ...]) -> dict:
     """Predictions (real positions) and raw-output digests of every program, by model id and bin."""
     import bench.program as rasp
-    from bench.splits import load_splits, split_batches
-    from bench.task import get_task
+    from bench.data.splits import load_splits, split_batches
+    from bench.data.task import get_task
 
     try:
         from bench.program.interpret_fast import run_program_with_outputs

@@ -47,10 +47,10 @@ def log(message: str) -> None:
 
 def predictions(program, task, splits) -> list[np.ndarray]:
     """The program's predictions on every batch of the three bins, as scoring batches them."""
-    from bench.scoring import BATCH_SIZE
+    from bench.data.splits import split_batches
     from bench.program import run_program
-    from bench.results import BINS
-    from bench.splits import split_batches
+    from bench.scoring.results import BINS
+    from bench.scoring.score import BATCH_SIZE
 
     return [run_program(program, batch) for b in BINS
             for batch in split_batches(task, splits[b], batch_size=BATCH_SIZE, by_length=True)]
@@ -66,9 +66,9 @@ def has_inexact_tables(program) -> bool:
 
 def rounding_keeps_predictions(program, task_name: str) -> bool:
     """Save with float32 tables, load, and compare predictions array for array with ``program``'s."""
+    from bench.data.splits import load_splits
+    from bench.data.task import get_task
     from bench.program import Program
-    from bench.splits import load_splits
-    from bench.task import get_task
 
     task = get_task(task_name)
     splits = load_splits(task)

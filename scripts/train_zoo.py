@@ -5,28 +5,28 @@
     python scripts/train_zoo.py land sort d3 --runs ../zoo_runs  # put finished searches into zoo/
 
 ``train`` runs, task after task in :data:`ORDER` (cheapest architectures
-first), the published architecture search (``bench.train.search``: the
+first), the published architecture search (``bench.models.train.search``: the
 published recipe and grid order, stopping at the first run perfect on
 ``test_101_150``) starting at the configuration the published search chose
-for the task (``bench.train.PUBLISHED_BEST``), or at a smaller one where that
+for the task (``bench.models.train.PUBLISHED_BEST``), or at a smaller one where that
 is 256 wide (:func:`start_point`). ``--runs-per-task`` bounds how
 many grid points one pass trains per task, so every task gets its first run
 before any task gets its second; later passes (``--passes``) go on where the
 search stopped. Every run folder resumes (checkpoints every 3,000 steps), and
 a finished run is never trained again, so the script can be killed and
 restarted at any time. The execution option ``--length-buckets`` (default 4:
-micro-batches by length, the same loss and gradient; see ``bench.train``) is
+micro-batches by length, the same loss and gradient; see ``bench.models.train``) is
 recorded in each recipe.
 
 An entry ``<task>-noofs`` of :data:`ORDER` trains the task's control: the
 architecture its search has chosen so far, with the published recipe but
 without position offsets (positions 0..T-1 only, so positions past 50 are
-never trained). It is a control when it meets :func:`is_control`.
+never trained). It is a control when it meets :func:`bench.models.manifest.is_control`.
 
 ``land`` adds each named task's best run so far (the search's choice: best
 ``test_101_150``, the first of equals) to ``zoo/`` as the task's main model,
 with the search record in its manifest entry; ``land TASK-noofs`` adds the
-task's control: the no-offsets run when it meets :func:`is_control`, else the
+task's control: the no-offsets run when it meets :func:`bench.models.manifest.is_control`, else the
 first run of the search that does (another architecture or learning rate), as
 ``TASK-control``.
 The shipped submissions must then be regenerated
@@ -43,8 +43,9 @@ from pathlib import Path
 
 import torch
 
-from bench.task import get_task
-from bench.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
+from bench.data.task import get_task
+from bench.models.manifest import add_run, is_control
+from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
 
 #: Tasks in training order: the published architectures by cost per step, cheapest first;
 #: the six tasks whose published models did not length-generalize come last.
@@ -143,13 +144,8 @@ def train_control(task_name: str, runs: Path, args) -> None:
     save_search(runs, record)
 
 
-def is_control(accuracy: dict) -> bool:
-    """Learned in distribution, lost at the longest lengths: at least 0.99 on test_0_50, at most 0.5 on test_101_150."""
-    return accuracy["test_0_50"] >= 0.99 and accuracy["test_101_150"] <= 0.5
-
-
 def best_entry(record: dict) -> dict:
-    """The search's choice: best test_101_150, the first of equals (as ``bench.train.search``)."""
+    """The search's choice: best test_101_150, the first of equals (as ``bench.models.train.search``)."""
     return max(record["entries"], key=lambda e: e["accuracy"]["test_101_150"])
 
 
@@ -182,8 +178,6 @@ def cmd_status(args) -> None:
 
 
 def cmd_land(args) -> None:
-    from bench.zoo import add_run
-
     runs = Path(args.runs)
     for model_id in args.ids:
         task = model_id.removesuffix(CONTROL)

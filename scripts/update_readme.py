@@ -21,7 +21,7 @@ BLOCK = re.compile(r"(<!-- BEGIN generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)
 
 
 def oracle_sort() -> str:
-    from bench.oracles import get_oracle
+    from bench.data.oracles import get_oracle
 
     program = get_oracle("sort")
     size = f"# n_ops={program.n_ops} depth={program.depth} n_params={program.n_params}"
@@ -29,9 +29,37 @@ def oracle_sort() -> str:
 
 
 def zoo_table() -> str:
-    from bench.zoo import zoo_table as table
+    from bench.models.manifest import zoo_table as table
 
     return table("github") + "\n"
+
+
+def zoo_summary() -> str:
+    """What the zoo table says in words: which tasks have a length-generalizing main model, which
+    models have the published recipe, which controls meet the control criterion."""
+    from bench.data.task import task_names
+    from bench.models.hub import load_manifest
+    from bench.models.manifest import is_control
+    from bench.models.train import PUBLISHED_NOT_GENERALIZING
+
+    models = list(load_manifest()["models"].values())
+    main = {e["task"]: e for e in models if e["role"] == "main"}
+    expected = [t for t in task_names() if t not in PUBLISHED_NOT_GENERALIZING]
+    good = [t for t in expected if t in main and min(main[t]["accuracy"].values()) >= 0.9]
+    others = [t for t in task_names() if t in main and t not in expected and min(main[t]["accuracy"].values()) >= 0.9]
+    published = [e["id"] for e in models if e["recipe"].get("published")]
+    controls = [e["id"] for e in models if e["role"] == "control"]
+    meeting = [c for c in controls if is_control(next(e for e in models if e["id"] == c)["accuracy"])]
+    code = lambda names: ", ".join(f"`{n}`" for n in names) or "none"  # noqa: E731
+    return (
+        f"Of the {len(expected)} tasks whose published model length-generalizes, {len(good)} have a main model here "
+        f"with at least 0.9 on every bin ({code(good)}); of the other {len(task_names()) - len(expected)}, "
+        f"{len(others)} ({code(others)}). {len(published)} of the {len(models)} models were trained with the "
+        "published recipe and search (`recipe`: published); the others are the zoo's first version (step budgets "
+        "of at most 3,000, no gradient clipping) and are being retrained (`scripts/train_zoo.py`). "
+        f"{len(meeting)} of the {len(controls)} controls meet the control criterion (at least 0.99 on lengths 0-50, "
+        f"at most 0.5 on 101-150): {code(meeting)}.\n"
+    )
 
 
 # Zoo models whose decompiled programs the README prints (from the shipped decompile submission).
@@ -44,7 +72,7 @@ def decompiled_programs() -> str:
     folder = ROOT / "submissions" / "decompile"
     if not (folder / "results.json").is_file():
         return "(no decompile submission yet: `scripts/make_baseline_submissions.sh decompile`)\n"
-    from bench.results import load_results
+    from bench.scoring.results import load_results
 
     by_id = {m.model.id: m for m in load_results(folder / "results.json").models}
     parts = []
@@ -60,7 +88,8 @@ def decompiled_programs() -> str:
     return "\n".join(parts)
 
 
-GENERATORS = {"oracle-sort": oracle_sort, "zoo-table": zoo_table, "decompiled-programs": decompiled_programs}
+GENERATORS = {"oracle-sort": oracle_sort, "zoo-table": zoo_table, "zoo-summary": zoo_summary,
+              "decompiled-programs": decompiled_programs}
 
 
 def render(text: str) -> str:

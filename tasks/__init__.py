@@ -11,5 +11,5 @@ import importlib
 import pkgutil
 
 for _module in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")):
-    if _module != "oracles":  # the oracles register themselves when bench.oracles first needs them
+    if _module != "oracles":  # the oracles register themselves when bench.data.oracles first needs them
         importlib.import_module(f"{__name__}.{_module}")

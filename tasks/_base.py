@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import DFA, MAX_LENGTH, LanguageTask, TaskError, TokenTask
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import MAX_LENGTH, TaskError, TokenTask
 
 #: The version of every task module's first release (see each module's history).
 VERSION = "1.0"

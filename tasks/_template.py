@@ -16,9 +16,9 @@ version history::
 
 Steps:
 
-1. Subclass :class:`bench.task.TokenTask` (``<bos> x <sep> y [<eos>]``) or
-   :class:`bench.task.LanguageTask` (``<bos> s <eos>`` with allowed-next sets
-   from a minimal :class:`bench.task.DFA`).
+1. Subclass :class:`bench.data.task.TokenTask` (``<bos> x <sep> y [<eos>]``) or
+   :class:`bench.data.language.LanguageTask` (``<bos> s <eos>`` with allowed-next sets
+   from a minimal :class:`bench.data.language.DFA`).
 2. Token task: implement ``sample_input(length, rng)`` and ``solve(x)``; add
    ``check_input`` for inputs the sampler never produces (repeats, ties, ...),
    ``measure`` if ``L`` is not the input length, and set ``ends_with_eos`` /
@@ -56,11 +56,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.oracles import oracle  # noqa: F401  (used by the registration a real task module turns on)
+from bench.data.oracles import oracle  # noqa: F401  (used by the registration a real task module turns on)
+from bench.data.task import TokenTask, register_task  # noqa: F401  (as oracle)
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
-from bench.task import TokenTask, register_task  # noqa: F401  (as oracle)
-from tasks._base import BITS, VERSION
-from tasks.oracles._lib import position_of
+from bench.tasks._base import BITS, VERSION
+from bench.tasks.oracles._lib import position_of
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import MAX_LENGTH, TaskError, TokenTask, register_task
-from tasks._base import VERSION
+from bench.data.task import MAX_LENGTH, TaskError, TokenTask, register_task
+from bench.tasks._base import VERSION
 
 PLUS = 2  # the id of "+"; the digits 0 and 1 are their own ids
 

@@ -27,8 +27,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.task import MAX_LENGTH, TaskError, TokenTask, register_task
-from tasks._base import NUMBERS, VERSION, DistinctInputTask
+from bench.data.task import MAX_LENGTH, TaskError, TokenTask, register_task
+from bench.tasks._base import NUMBERS, VERSION, DistinctInputTask
 
 #: ceil(1.25 * sqrt(150)) = 16 symbols: 256 bigrams, plenty for 149 distinct ones.
 BIGRAM_SYMBOLS = tuple(str(i) for i in range(math.ceil(1.25 * math.sqrt(MAX_LENGTH))))

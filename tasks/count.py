@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import TaskError, TokenTask, register_task
-from tasks._base import NUMBERS, VERSION
+from bench.data.task import TaskError, TokenTask, register_task
+from bench.tasks._base import NUMBERS, VERSION
 
 
 @dataclass(frozen=True)

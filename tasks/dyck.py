@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import DFA, LanguageTask, register_task
-from tasks._base import language_fields
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import register_task
+from bench.tasks._base import language_fields
 
 OPEN, CLOSE = 0, 1  # a, b
 

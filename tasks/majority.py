@@ -26,8 +26,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.task import MAX_LENGTH, TaskError, TokenTask, register_task
-from tasks._base import BITS, VERSION, bits_with_zeros, majority_bit, untied_zero_count
+from bench.data.task import MAX_LENGTH, TaskError, TokenTask, register_task
+from bench.tasks._base import BITS, VERSION, bits_with_zeros, majority_bit, untied_zero_count
 
 LETTERS = tuple(string.ascii_lowercase)
 PERIOD = 3  # streams in bin_majority_interleave

@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from bench.task import TokenTask, register_task
-from tasks._base import BITS, VERSION, bits_with_zeros
+from bench.data.task import TokenTask, register_task
+from bench.tasks._base import BITS, VERSION, bits_with_zeros
 
 
 @dataclass(frozen=True)

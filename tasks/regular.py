@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import DFA, LanguageTask, register_task
-from tasks._base import RepeatedWordLanguage, language_fields, shuffled
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import register_task
+from bench.tasks._base import RepeatedWordLanguage, language_fields, shuffled
 
 # Rows list the next state for each symbol in alphabet order; the first row is the start.
 AASTAR = DFA.from_table({"even": "odd", "odd": "even"}, accepting=["even"])

@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bench.task import register_task
-from tasks._base import NUMBERS, VERSION, DistinctInputTask
+from bench.data.task import register_task
+from bench.tasks._base import NUMBERS, VERSION, DistinctInputTask
 
 
 @dataclass(frozen=True)

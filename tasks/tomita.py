@@ -28,8 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.task import DFA, LanguageTask, register_task
-from tasks._base import BITS, RepeatedWordLanguage, draw_weighted, language_fields, shuffled
+from bench.data.language import DFA, LanguageTask
+from bench.data.task import register_task
+from bench.tasks._base import BITS, RepeatedWordLanguage, draw_weighted, language_fields, shuffled
 
 # Rows list the next state for the symbols 0 and 1; the first row is the start.
 TOMITA1 = DFA.from_table({"q0": "dead q0", "dead": "dead dead"}, accepting=["q0"])

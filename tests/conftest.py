@@ -16,7 +16,7 @@ def split_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def suite_splits(split_cache):
     """The frozen splits of every task, built once per session into ``split_cache`` (about 30 s)."""
-    from bench.splits import load_splits
-    from bench.task import task_names
+    from bench.data.splits import load_splits
+    from bench.data.task import task_names
 
     return {name: load_splits(name, cache_dir=split_cache) for name in task_names()}

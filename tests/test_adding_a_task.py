@@ -19,12 +19,12 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     import reverse_bits_task  # registers the task and its oracle, as a module in tasks/ would
 
+    from bench.data.oracles import oracle_names
+    from bench.data.task import get_task, task_names
     from bench.evaluate import main
-    from bench.model import GPT2, GPT2Config
-    from bench.oracles import oracle_names
-    from bench.results import load_results
-    from bench.task import get_task, task_names
-    from bench.tasks import check_fingerprints
+    from bench.models.model import GPT2, GPT2Config
+    from bench.scoring.results import load_results
+    from bench.tasks.__main__ import check_fingerprints
 
     task = get_task("reverse_bits")
     assert "reverse_bits" in task_names() and "reverse_bits" in oracle_names()

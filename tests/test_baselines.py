@@ -7,9 +7,9 @@ import json
 import pytest
 
 from bench.evaluate import main
-from bench.hub import load_manifest
-from bench.methods import method_names, resolve_method
-from bench.results import BINS, load_results
+from bench.models.hub import load_manifest
+from bench.scoring.methods import method_names, resolve_method
+from bench.scoring.results import BINS, load_results
 
 ZOO = load_manifest()["models"]
 

@@ -32,12 +32,12 @@ def heavy_modules_after(code: str, tmp_path: Path) -> list[str]:
 
 def test_show_and_task_listing_import_nothing_heavy(tmp_path):
     code = f"""
-import bench.show, bench.tasks
+import bench.show, bench.tasks.__main__
 assert bench.show.main([{PROGRAM!r}]) == 0
 assert bench.show.main(["/nonexistent.json"]) == 2
-assert bench.tasks.main(["list", "--no-fingerprints"]) == 0
-assert bench.tasks.main(["show", "no_such_task"]) == 2
-assert bench.tasks.main(["show", "sort", "--split", "no_such_split"]) == 2
+assert bench.tasks.__main__.main(["list", "--no-fingerprints"]) == 0
+assert bench.tasks.__main__.main(["show", "no_such_task"]) == 2
+assert bench.tasks.__main__.main(["show", "sort", "--split", "no_such_split"]) == 2
 """
     assert heavy_modules_after(code, tmp_path) == []
 

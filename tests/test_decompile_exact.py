@@ -14,13 +14,13 @@ import pytest
 import torch
 
 import bench.program as rasp
-from baselines.decompile import executors as ex
-from baselines.decompile.data import DataBatch, match_accuracy, model_logits
-from baselines.decompile.graph import Stage1Graph
-from baselines.decompile.linear_ln import estimate_ln_var
-from baselines.decompile.render import build_program
-from baselines.decompile.weights import extract_weights
-from bench.model import GPT2, GPT2Config
+from bench.baselines.decompile import executors as ex
+from bench.baselines.decompile.data import DataBatch, match_accuracy, model_logits
+from bench.baselines.decompile.graph import Stage1Graph
+from bench.baselines.decompile.linear_ln import estimate_ln_var
+from bench.baselines.decompile.render import build_program
+from bench.baselines.decompile.weights import extract_weights
+from bench.models.model import GPT2, GPT2Config
 
 torch.set_num_threads(1)
 
@@ -76,10 +76,10 @@ def test_real_layernorm_reproduces_the_model(setup):
 
 
 def test_linear_layernorm_is_close_on_a_trained_model():
-    from bench.hub import load_reference
-    from bench.methods import TaskView
-    from bench.tasks import get_task
-    from baselines.decompile.data import sample
+    from bench.baselines.decompile.data import sample
+    from bench.data.task import get_task
+    from bench.models.hub import load_reference
+    from bench.scoring.methods import TaskView
 
     ref = load_reference("tomita1", prefer_bundled=True)
     task = TaskView(get_task(ref.task_name), np.random.default_rng(0))
@@ -129,7 +129,7 @@ def test_program_reproduces_the_path_executor(setup, form):
         g, C = ex.stage3_from_stage2(W, g, C)
         C = randomize(C, seed=2)
     if form == "stage3_masked":
-        from baselines.decompile.graph import apply_stage3_mask
+        from bench.baselines.decompile.graph import apply_stage3_mask
 
         keep = (torch.rand(len(g.stage3_edges()), generator=torch.Generator().manual_seed(5)) < 0.5).tolist()
         g = apply_stage3_mask(g, keep)
@@ -144,7 +144,7 @@ def test_program_reproduces_the_path_executor(setup, form):
 
 @pytest.mark.parametrize("form", ["stage1", "stage3"])
 def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setup, form):
-    from baselines.decompile.weights import with_pos0_readout
+    from bench.baselines.decompile.weights import with_pos0_readout
 
     model, batch, W, g1, var = setup
     bos = 3

@@ -8,13 +8,13 @@ import numpy as np
 import torch
 
 import bench.program as rasp
-from baselines.decompile import executors as ex
-from baselines.decompile.graph import Stage1Graph
-from baselines.decompile.linear_ln import estimate_ln_var
-from baselines.decompile.match_mlp import match_mlps
-from baselines.decompile.match_select import greedy_match, program_accuracy
-from baselines.decompile.render import build_program
-from baselines.decompile.weights import extract_weights
+from bench.baselines.decompile import executors as ex
+from bench.baselines.decompile.graph import Stage1Graph
+from bench.baselines.decompile.linear_ln import estimate_ln_var
+from bench.baselines.decompile.match_mlp import match_mlps
+from bench.baselines.decompile.match_select import greedy_match, program_accuracy
+from bench.baselines.decompile.render import build_program
+from bench.baselines.decompile.weights import extract_weights
 
 from test_decompile_exact import random_batch, random_model
 

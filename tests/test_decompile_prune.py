@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.decompile import executors as ex
-from baselines.decompile.graph import Stage1Graph
-from baselines.decompile.masks import UGSMaskSampler
-from baselines.decompile.method import Config
-from baselines.decompile.prune import Pool, train_masks
+from bench.baselines.decompile import executors as ex
+from bench.baselines.decompile.graph import Stage1Graph
+from bench.baselines.decompile.masks import UGSMaskSampler
+from bench.baselines.decompile.method import Config
+from bench.baselines.decompile.prune import Pool, train_masks
 
 torch.set_num_threads(1)
 
@@ -55,9 +55,9 @@ class _Task:
     """The tomita1 task view, for a short training run."""
 
     def __init__(self):
-        from bench.hub import load_reference
-        from bench.methods import TaskView
-        from bench.tasks import get_task
+        from bench.data.task import get_task
+        from bench.models.hub import load_reference
+        from bench.scoring.methods import TaskView
 
         self.ref = load_reference("tomita1", prefer_bundled=True)
         self.view = TaskView(get_task(self.ref.task_name), np.random.default_rng(0))
@@ -69,8 +69,8 @@ def tomita():
 
 
 def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
-    from baselines.decompile.linear_ln import estimate_ln_var
-    from baselines.decompile.weights import extract_weights
+    from bench.baselines.decompile.linear_ln import estimate_ln_var
+    from bench.baselines.decompile.weights import extract_weights
 
     cfg = Config(max_length=20, n_distinct=4, repeats=2)
     model = tomita.ref.model
@@ -93,7 +93,7 @@ def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
 
 @pytest.mark.slow
 def test_the_method_returns_a_valid_program_quickly(tomita):
-    from baselines.decompile import Decompile
+    from bench.baselines.decompile import Decompile
     from bench.program import Program
 
     method = Decompile(max_length=30, steps1=30, steps2=20, steps3=20, lambdas1=(1e-4, 1e-3), eval_size=128,
@@ -109,7 +109,7 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
 
 
 def test_the_training_length_variant_is_registered_and_records_its_lengths():
-    from bench.methods import method_names, resolve_method
+    from bench.scoring.methods import method_names, resolve_method
 
     assert {"decompile", "decompile-50"} <= set(method_names())
     short, full = resolve_method("decompile-50"), resolve_method("decompile")
@@ -120,7 +120,7 @@ def test_the_training_length_variant_is_registered_and_records_its_lengths():
 
 
 def test_notes_summarise_the_report_and_flag_a_failed_linearisation():
-    from baselines.decompile.notes import report_notes
+    from bench.baselines.decompile.notes import report_notes
 
     report = {"unpruned_linear_acc": 0.012, "runs": [{"stage": 1, "lambda": 1e-4, "edges": 0, "acc": 0.0, "steps": 150}],
               "mlp_matching": {"mlp0": {"kept_neural": True, "best": ["keep_one(wpe)", 0.15]}},
@@ -133,7 +133,7 @@ def test_notes_summarise_the_report_and_flag_a_failed_linearisation():
 
 
 def test_choose_prefers_the_smallest_graph_on_target_else_the_most_accurate():
-    from baselines.decompile.prune import RunResult, choose
+    from bench.baselines.decompile.prune import RunResult, choose
 
     def run(edges, acc, graph="g"):
         return RunResult(1, 1e-3, edges, acc, graph, None, 0)

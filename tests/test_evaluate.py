@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from bench.evaluate import main
-from bench.methods import MethodError, resolve_method
-from bench.results import load_results
+from bench.scoring.methods import MethodError, resolve_method
+from bench.scoring.results import load_results
 
 # Two tiny bundled models: a token task and a token-set task.
 MODELS = ["bin_majority", "tomita1"]
@@ -28,7 +28,7 @@ def write_method(tmp_path, body: str, name="my_method.py"):
 
 
 LOOKUP_BY_FILE = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class FromFile(Lookup):
         name = "from_file"
@@ -67,7 +67,7 @@ def test_a_method_file_that_imports_numpy_and_torch_resolves(tmp_path):
 
 
 def test_method_given_as_a_module(tmp_path):
-    method = resolve_method("baselines.lookup:Lookup")
+    method = resolve_method("bench.baselines.lookup:Lookup")
     assert method.name == "lookup"
 
 
@@ -85,7 +85,7 @@ def test_unknown_task_is_a_clear_error(capsys):
 
 
 RAISES_ON_TOMITA1 = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Flaky(Lookup):
         name = "flaky"
@@ -132,15 +132,15 @@ def test_garbage_and_hanging_methods_are_failures(tmp_path):
 
 SPY = """
     import json, os
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Spy(Lookup):
         name = "spy"
 
         def extract(self, model, task):
             import datasets
-            from bench.methods import TaskView
-            from bench.model import GPT2
+            from bench.models.model import GPT2
+            from bench.scoring.methods import TaskView
             seen = {"model": type(model).__name__, "task": type(task).__name__,
                     "task_fields": sorted(vars(task)),
                     "is_dataset": [isinstance(v, (datasets.Dataset, datasets.DatasetDict))
@@ -178,7 +178,7 @@ def test_same_seed_gives_identical_results(tmp_path):
 
 
 def test_a_local_checkpoint_folder_can_be_scored(tmp_path):
-    from bench.hub import zoo_dir
+    from bench.models.hub import zoo_dir
 
     code, out = run(tmp_path, "lookup", "--task", "bin_majority", models=[str(zoo_dir() / "bin_majority")])
     assert code == 0

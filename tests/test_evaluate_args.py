@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import bench.evaluate as evaluate
-from bench.evaluate import UsageError, check_out_dir, main, program_filename
-from bench.hub import model_ids
+from bench.evaluate import UsageError, check_out_dir, main
+from bench.models.hub import model_ids
+from bench.scoring.run import program_filename
 
 
 @pytest.fixture
@@ -139,7 +140,7 @@ def test_folders_a_run_may_write_into(tmp_path):
 
 def test_resume_leaves_the_settings_check_to_bench_resume(tmp_path):
     results_json(tmp_path / "out", "lookup")
-    check_out_dir(tmp_path / "out", "oracle", resume=True)  # bench.resume refuses it, naming the setting
+    check_out_dir(tmp_path / "out", "oracle", resume=True)  # bench.scoring.resume refuses it, naming the setting
     with pytest.raises(UsageError, match="is not empty"):
         (tmp_path / "other").mkdir()
         (tmp_path / "other" / "data.csv").write_text("")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 
 import bench.program as rasp
-from bench.evaluate import error_filename, main, portable_spec, summary_table
-from bench.results import load_results
-from bench.task import get_task
+from bench.data.task import get_task
+from bench.evaluate import main
+from bench.scoring.report import summary_table
+from bench.scoring.results import load_results
+from bench.scoring.run import error_filename, portable_spec
 from test_evaluate import run as evaluate_run, write_method
 
 MODELS = ["bin_majority", "tomita1"]
@@ -55,7 +57,7 @@ def test_verbose_prints_the_tracebacks(tmp_path, capsys):
 
 
 SUCCEEDS_AFTER_ALL = """
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Fixed(Lookup):
         name = "fails"
@@ -74,7 +76,7 @@ def test_a_traceback_goes_when_the_model_later_succeeds(tmp_path):
 
 def test_a_partly_failing_run_exits_0(tmp_path):
     body = RAISES_INSIDE.replace("return deep_inside(task)", "return None if task.name == 'tomita1' else "
-                                 "__import__('bench.oracles', fromlist=['x']).get_oracle(task.name)")
+                                 "__import__('bench.data.oracles', fromlist=['x']).get_oracle(task.name)")
     code, out = run(tmp_path, str(write_method(tmp_path, body)))
     assert code == 0
     assert [m.status for m in load_results(out / "results.json").models] == ["ok", "error"]
@@ -105,7 +107,7 @@ def test_recorded_spec_holds_no_folder_of_this_machine(tmp_path, monkeypatch):
     outside = write_method(tmp_path, SUCCEEDS_AFTER_ALL, "elsewhere.py")
     assert portable_spec(str(outside)) == "elsewhere.py"
     assert portable_spec("oracle") == "oracle"
-    assert portable_spec("baselines.lookup:Lookup") == "baselines.lookup:Lookup"
+    assert portable_spec("bench.baselines.lookup:Lookup") == "bench.baselines.lookup:Lookup"
     code = main([str(method_file), "--models", "tomita1", "--limit", "10", "--out", "run"])
     assert code == 0
     spec = load_results(tmp_path / "work" / "run" / "results.json").method.spec

@@ -6,13 +6,13 @@ import json
 import textwrap
 
 from bench.evaluate import main
-from bench.results import load_results
+from bench.scoring.results import load_results
 
 MODELS = ["bin_majority", "tomita1", "tomita2"]
 
 COUNTING_LOOKUP = """
     import os
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Counting(Lookup):
         name = "counting"
@@ -58,7 +58,7 @@ def test_jobs_give_the_same_results_and_programs_as_one_at_a_time(tmp_path):
 
 HANGS_ON_TOMITA1 = """
     import time
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class Hangs(Lookup):
         name = "hangs"
@@ -136,7 +136,7 @@ def test_jobs_cannot_be_combined_with_no_isolate(tmp_path, capsys):
 
 FAILS_ON_TOMITA1 = """
     import os
-    from baselines.lookup import Lookup
+    from bench.baselines.lookup import Lookup
 
     class FailsOnce(Lookup):
         name = "fails_once"

@@ -14,17 +14,8 @@ from test_leaderboard_tables import synthetic_entries
 
 import bench.program as rasp
 from bench.leaderboard.build import build
-from bench.program.heatmaps import (
-    MAX_FIGURES,
-    SPECIALS,
-    Axis,
-    Table,
-    _colours,
-    _label_axis,
-    draw_heatmaps,
-    program_tables,
-    token_symbols,
-)
+from bench.program.heatmaps import MAX_FIGURES, _colours, _label_axis, draw_heatmaps
+from bench.program.op_tables import SPECIALS, Axis, Table, program_tables, token_symbols
 
 V, P = 8, 12  # vocabulary (4 symbols and the specials) and positions of the small programs
 SYMBOLS = ("a", "b", "c", "d", *SPECIALS)

@@ -23,7 +23,7 @@ import pytest
 
 import bench.program as rasp
 from bench.leaderboard.harness import Harness
-from bench.results import BINS, BinMetrics
+from bench.scoring.results import BINS, BinMetrics
 from test_program_cost import balanced_sum
 from toy_submission import write_submission
 

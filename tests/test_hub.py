@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import bench.hub as hub
-from bench.hub import HubFallbackWarning, load_checkpoint, load_reference, sha256_file
-from bench.model import GPT2, GPT2Config, ModelError
-from bench.task import get_task
+import bench.models.hub as hub
+from bench.data.task import get_task
+from bench.models.hub import HubFallbackWarning, load_checkpoint, load_reference, sha256_file
+from bench.models.model import GPT2, GPT2Config, ModelError
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"  # a commit id, as push would pin
 
@@ -84,7 +84,7 @@ def test_hf_cache_offline_through_the_environment(zoo, tmp_path):
     lay_out_hf_cache(tmp_path / "hf" / "hub", "rasp-bench-test/tiny", REVISION, zoo / "tiny")
     shutil.rmtree(zoo / "tiny")
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "RASP_BENCH_ZOO": str(zoo)}
-    code = "from bench.hub import load_reference; r = load_reference('tiny'); print(r.source, r.revision, r.path)"
+    code = "from bench.models.hub import load_reference; r = load_reference('tiny'); print(r.source, r.revision, r.path)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     source, revision, path = out.stdout.split()

@@ -16,16 +16,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import predictions as model_predictions
-from bench.inspect import Diagnostics, Example, diagnose, main, marked_sequence
-from bench.model_ref import zoo_refs
-from bench.oracles import get_oracle
+from bench.data.oracles import get_oracle
+from bench.data.splits import load_splits
+from bench.data.task import get_task
+from bench.inspect import main
+from bench.models import predictions as model_predictions
+from bench.models.model_ref import zoo_refs
 from bench.program import Program, map
-from bench.results import BINS
-from bench.schema import SchemaError
-from bench.scoring import score_program
-from bench.splits import load_splits
-from bench.task import get_task
+from bench.scoring.diagnose import Diagnostics, Example, diagnose, marked_sequence
+from bench.scoring.results import BINS
+from bench.scoring.schema import SchemaError
+from bench.scoring.score import score_program
 
 REPO = Path(__file__).resolve().parents[1]
 LIMIT = 200  # sequences per bin: the whole suite of checks stays within a few seconds
@@ -160,7 +161,7 @@ def test_token_sets_disagree_on_any_bit(tomita3_model):
 
 
 def test_a_program_for_another_vocabulary_is_refused(tomita3_model):
-    from bench.task import TaskError
+    from bench.data.task import TaskError
 
     task, splits, stored = tomita3_model
     with pytest.raises(TaskError, match="vocab_size"):

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import bench.program as rasp
-from bench import predictions
-from bench.inspect import diagnose
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.build import build
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, validate_submission
-from bench.results import BINS, BinMetrics
+from bench.models import predictions
+from bench.scoring.diagnose import diagnose
+from bench.scoring.results import BINS, BinMetrics
 from toy_submission import write_submission
 
 LIMIT = 40

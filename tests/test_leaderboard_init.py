@@ -14,7 +14,7 @@ import bench
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.init import draft
 from bench.leaderboard.submission import read_submission
-from bench.results import MethodInfo, Results, save_results
+from bench.scoring.results import MethodInfo, Results, save_results
 
 
 class Terminal(io.StringIO):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.leaderboard.submission import Submission
 from bench.leaderboard.tables import Entry, overall_table, per_model_table, per_task_table, ranked
-from bench.results import (
+from bench.scoring.results import (
     BINS,
     BinMetrics,
     Cost,
@@ -23,7 +23,7 @@ from bench.results import (
     Size,
     TaskInfo,
 )
-from bench.scoring import is_success, summarize
+from bench.scoring.score import is_success, summarize
 
 N = 200  # sequences per bin in the synthetic results
 

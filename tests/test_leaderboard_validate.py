@@ -19,12 +19,14 @@ import torch
 
 import bench
 import bench.program as rasp
-from bench import hub
-from bench.evaluate import program_filename
+from bench.data.splits import load_splits, split_batches, split_fingerprint
+from bench.data.task import get_task
 from bench.leaderboard.__main__ import main
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, validate_all, validate_submission
-from bench.results import (
+from bench.models import hub
+from bench.models.predict import predict
+from bench.scoring.results import (
     Cost,
     MethodInfo,
     ModelInfo,
@@ -35,10 +37,8 @@ from bench.results import (
     load_results,
     save_results,
 )
-from bench.predict import predict
-from bench.scoring import BATCH_SIZE, BinCounts, is_success, summarize
-from bench.splits import load_splits, split_batches, split_fingerprint
-from bench.task import get_task
+from bench.scoring.run import program_filename
+from bench.scoring.score import BATCH_SIZE, BinCounts, is_success, summarize
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task; both tiny
 LIMIT = 40

@@ -53,7 +53,7 @@ def scored(monkeypatch) -> list[str]:
         calls.append(check.verdict.folder.name)
         return dict(check.result.metrics)
 
-    monkeypatch.setattr("bench.leaderboard.validate._ModelCheck.score", reported)
+    monkeypatch.setattr("bench.leaderboard.model_check.ModelCheck.score", reported)
     return calls
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.model import GPT2, GPT2Config, ModelError
-from bench.predict import predict, sequence_correct
-from bench.task import get_task
+from bench.data.task import get_task
+from bench.models.model import GPT2, GPT2Config, ModelError
+from bench.models.predict import predict, sequence_correct
 
 
 def random_model(n_layer=2, n_head=2, n_embd=16, vocab_size=11, n_positions=40, seed=0, **extra) -> GPT2:
@@ -256,7 +256,7 @@ def test_predict_reads_token_and_token_set_tasks():
     sets = predict(model, batch, "token_set")
     assert sets.shape == (*batch.input_ids.shape, task.vocab_size) and sets.dtype == bool
     with torch.no_grad():
-        from bench.predict import model_inputs
+        from bench.models.predict import model_inputs
 
         ids, pos = model_inputs(batch, task.n_positions)
         expected = model(torch.from_numpy(ids), torch.from_numpy(pos))

@@ -2,7 +2,7 @@
 
 import torch
 
-from bench.model import GPT2, GPT2Config
+from bench.models.model import GPT2, GPT2Config
 
 
 def test_fused_and_hooked_attention_agree():

@@ -15,12 +15,12 @@ import pkgutil
 import numpy as np
 import pytest
 
-import tasks.oracles
-from bench.oracles import get_oracle, oracle_names
+import bench.tasks.oracles
+from bench.data.oracles import get_oracle, oracle_names
+from bench.data.splits import SPLIT_NAMES, load_splits, sample_split, split_batches
+from bench.data.task import TaskError, get_task, task_names
 from bench.program import Program, run_program, run_reference
-from bench.scoring import BinCounts
-from bench.splits import SPLIT_NAMES, load_splits, sample_split, split_batches
-from bench.task import TaskError, get_task, task_names
+from bench.scoring.score import BinCounts
 
 TASKS = task_names()
 #: Sequences per bin in the default run (the full bins run under ``-m slow``).
@@ -137,7 +137,7 @@ def test_oracles_build_deterministically(name):
 
 
 @pytest.mark.parametrize(
-    "module", [m.name for m in pkgutil.iter_modules(tasks.oracles.__path__, "tasks.oracles.")]
+    "module", [m.name for m in pkgutil.iter_modules(bench.tasks.oracles.__path__, "bench.tasks.oracles.")]
 )
 def test_docstring_examples(module):
     """The examples in the oracle docstrings (also collected by ``--doctest-modules``)."""

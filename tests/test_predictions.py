@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from bench import hub, predictions
-from bench.predict import predict
-from bench.splits import indexed_batches, load_splits
-from bench.task import get_task
+from bench.data.splits import indexed_batches, load_splits
+from bench.data.task import get_task
+from bench.models import hub, predictions
+from bench.models.predict import predict
 
 TINY = ("bin_majority", "tomita1")  # one token task, one token-set task
 

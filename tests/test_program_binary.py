@@ -259,7 +259,7 @@ def test_sidecar_that_is_not_safetensors_is_refused(tmp_path):
 def test_show_and_resume_read_the_sidecar(tmp_path, capsys):
     from types import SimpleNamespace
 
-    from bench.resume import _program_unchanged
+    from bench.scoring.resume import _program_unchanged
     from bench.show import main
 
     digest = big_program().save(tmp_path / "programs" / "big.json")
@@ -276,10 +276,10 @@ def test_show_and_resume_read_the_sidecar(tmp_path, capsys):
 def test_validation_reports_a_missing_or_altered_sidecar_as_a_problem(tmp_path):
     from test_leaderboard_validate import make_submission, needs_zoo
 
-    from bench.evaluate import program_filename
+    from bench.data.task import get_task
     from bench.leaderboard.harness import Harness
     from bench.leaderboard.validate import Options, validate_submission
-    from bench.task import get_task
+    from bench.scoring.run import program_filename
 
     needs_zoo()
     folder = make_submission(tmp_path / "toy", model_ids=("tomita1",), limit=5)

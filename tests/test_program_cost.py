@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import bench.program as rasp
+from bench.data.task import get_task
 from bench.program.cost import CostError, OverTimeError, check_cost, program_cost
 from bench.program.interpret_fast import Budget, run_program
-from bench.scoring import ScoringLimits, count_bins
-from bench.task import get_task
+from bench.scoring.score import ScoringLimits, count_bins
 
 VOCAB, POSITIONS = 12, 64
 

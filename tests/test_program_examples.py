@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import bench.program as rasp
+from bench.data.task import get_task
 from bench.program.examples import make_dyck, make_histogram, make_parity, make_reverse, make_sort
-from bench.task import get_task
 
 
 def _check_on_task(program, task, lo, hi, n=60, seed=0):

@@ -31,8 +31,9 @@ import pytest
 
 import bench.program as rasp
 from bench.program import detmath, exactdot
-from bench.program.ops_attention import Aggregate, SoftSelect
+from bench.program.ops_attention import Aggregate
 from bench.program.ops_dense import MLP, Readout
+from bench.program.ops_soft import SoftSelect
 
 ROOT = Path(__file__).resolve().parent.parent
 DECOMPILE = ROOT / "submissions" / "decompile" / "programs"

@@ -17,7 +17,7 @@ def test_readme_generated_blocks_are_current():
 def test_the_readme_method_example_runs(tmp_path):
     """The README's example method, copied as a reader would, extracts and scores a program."""
     from bench.evaluate import main
-    from bench.results import load_results
+    from bench.scoring.results import load_results
 
     text = (ROOT / "README.md").read_text()
     start = text.index("```python\n# my_method.py\n") + len("```python\n")

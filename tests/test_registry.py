@@ -82,12 +82,12 @@ def test_listing_methods_and_tasks_imports_no_plugin_heavyweight():
     """Resolving the oracle method or listing methods never imports decompile (and torch)."""
     code = textwrap.dedent("""
         import sys
-        from bench.methods import method_names, resolve_method
-        from bench.task import task_names
+        from bench.data.task import task_names
+        from bench.scoring.methods import method_names, resolve_method
         assert "decompile" in method_names() and "decompile-50" in method_names()
         resolve_method("oracle")
         assert len(task_names()) >= 28
-        assert "baselines.decompile" not in sys.modules and "torch" not in sys.modules, sorted(
-            m for m in sys.modules if m.startswith(("torch", "baselines")))
+        assert "bench.baselines.decompile" not in sys.modules and "torch" not in sys.modules, sorted(
+            m for m in sys.modules if m.startswith(("torch", "bench.baselines")))
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -8,8 +8,8 @@ from typing import Literal, Optional
 
 import pytest
 
-from bench import schema
-from bench.results import SCHEMA_VERSION, Results, ResultsError, load_results, save_results
+from bench.scoring import schema
+from bench.scoring.results import SCHEMA_VERSION, Results, ResultsError, load_results, save_results
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.results import BinMetrics, Cost, ModelInfo, ModelResult, Size, TaskInfo
-from bench.scoring import BinCounts, is_success, summarize
-from bench.task import Batch
+from bench.data.task import Batch
+from bench.scoring.results import BinMetrics, Cost, ModelInfo, ModelResult, Size, TaskInfo
+from bench.scoring.score import BinCounts, is_success, summarize
 
 
 def token_batch():

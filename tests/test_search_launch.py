@@ -1,4 +1,4 @@
-"""The search as submitit jobs (bench.search_launch) chooses what the sequential search chooses."""
+"""The search as submitit jobs (bench.models.search_launch) chooses what the sequential search chooses."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-import bench.search_launch as launched
-from bench.search_launch import LaunchOptions, search_launched
-from bench.train import Recipe, SearchEntry, search
+import bench.models.search_launch as launched
+from bench.models.search_launch import LaunchOptions, search_launched
+from bench.models.train import Recipe, SearchEntry, search
 
 
 def entry(recipe, run_dir, acc_101_150):

@@ -11,10 +11,10 @@ import textwrap
 
 import pytest
 
-import bench.launch as launch
+import bench.scoring.launch as launch
 from bench.evaluate import main
-from bench.results import load_results, save_results
-from bench.shard import parse_shard, shard_ids
+from bench.scoring.results import load_results, save_results
+from bench.scoring.shard import parse_shard, shard_ids
 
 # Three tiny bundled models; sorted (bin_majority, parity, tomita1), shard 1/2 is bin_majority and
 # tomita1, shard 2/2 is parity.
@@ -247,7 +247,7 @@ FLAKY_METHOD = """
     import os
     from pathlib import Path
 
-    from baselines.oracle import Oracle
+    from bench.baselines.oracle import Oracle
 
     if os.environ.get("SUBMITIT_EXECUTOR"):  # in a shard job: the first one to get here fails
         try:

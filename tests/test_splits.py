@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bench.splits import (
+from bench.data.splits import (
     N_SEQUENCES,
     SPLIT_NAMES,
     build_split,
@@ -28,8 +28,8 @@ from bench.splits import (
     split_fingerprints,
     split_seed,
 )
-from bench.task import TEST_SPLITS, TaskError, get_task, task_names
-from bench.tasks import check_fingerprints, pinned_fingerprints
+from bench.data.task import TEST_SPLITS, TaskError, get_task, task_names
+from bench.tasks.__main__ import check_fingerprints, pinned_fingerprints
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -126,7 +126,7 @@ def test_regenerating_gives_byte_identical_data(tmp_path):
 
 FINGERPRINT_SCRIPT = (
     "import json, sys\n"
-    "from bench.splits import load_splits, split_fingerprints\n"
+    "from bench.data.splits import load_splits, split_fingerprints\n"
     "print(json.dumps({n: split_fingerprints(load_splits(n)) for n in sys.argv[1:]}))\n"
 )
 
@@ -262,8 +262,8 @@ def test_unknown_task_name_in_splits():
 
 
 def test_batches_by_length_hold_the_same_sequences_shortest_first(split_cache):
-    from bench.splits import load_splits, split_batches
-    from bench.task import get_task
+    from bench.data.splits import load_splits, split_batches
+    from bench.data.task import get_task
 
     task = get_task("unique_copy")
     split = load_splits(task, cache_dir=split_cache)["test_0_50"]

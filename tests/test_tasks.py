@@ -19,9 +19,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-import tasks
-from bench.task import DFA, MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
-from tasks.majority import stream_length
+from bench import tasks
+from bench.data.language import DFA
+from bench.data.task import MAX_LENGTH, TEST_SPLITS, TaskError, get_task, task_names
+from bench.tasks.majority import stream_length
 
 BINS = {**TEST_SPLITS, "train": (0, 50)}
 NUMBERS = tuple(str(i) for i in range(150))
@@ -204,7 +205,7 @@ def test_every_task_module_documents_its_source_and_version():
     modules = [m.name for m in pkgutil.iter_modules(tasks.__path__) if not m.name.startswith("_") and not m.ispkg]
     assert len(modules) >= 5
     for name in modules:
-        doc = importlib.import_module(f"tasks.{name}").__doc__
+        doc = importlib.import_module(f"bench.tasks.{name}").__doc__
         assert "1.0 (2026-11-30): first version" in doc and "Huang" in doc, name
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.splits import SPLIT_NAMES
-from bench.task import get_task, task_names
-from bench.tasks import main
+from bench.data.splits import SPLIT_NAMES
+from bench.data.task import get_task, task_names
+from bench.tasks.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def run(capsys, *argv):
 
 
 def test_list_shows_every_task_and_its_fingerprints(capsys, cli_cache):
-    from bench.splits import split_fingerprints
+    from bench.data.splits import split_fingerprints
 
     code, out, err = run(capsys, "list")
     assert code == 0 and err == ""

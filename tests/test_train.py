@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.task import get_task
-from bench.train import Recipe, TrainError, load_run, loss_fn, parse_arch, train
+from bench.data.task import get_task
+from bench.models.step import loss_fn
+from bench.models.train import Recipe, TrainError, load_run, parse_arch, train
 
 TINY = dict(n_layer=1, n_head=1, n_embd=8, batch_size=8, eval_every=3, eval_size=16, max_steps=6)
 
@@ -108,11 +109,12 @@ def test_bin_majority_learns_and_stops_early(tmp_path, monkeypatch, split_cache)
 from dataclasses import asdict, fields  # noqa: E402
 from itertools import product  # noqa: E402
 
-import bench.train as bt  # noqa: E402
-from bench.train import (  # noqa: E402
-    LEGACY_FIELDS, PUBLISHED_BEST, PUBLISHED_FIELDS, PUBLISHED_GRID, GridPoint, Stepper, _make_optimizer, _settle,
-    grid_from, length_buckets, loss_terms, search,
-)
+import bench.models.run_folder as run_folder  # noqa: E402
+import bench.models.train as bt  # noqa: E402
+from bench.models.recipe import LEGACY_FIELDS, PUBLISHED_FIELDS  # noqa: E402
+from bench.models.run_folder import settle  # noqa: E402
+from bench.models.step import Stepper, length_buckets, loss_terms, make_optimizer  # noqa: E402
+from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, grid_from, search  # noqa: E402
 
 SMALL = dict(n_layer=1, n_head=1, n_embd=16, batch_size=16)
 
@@ -123,7 +125,7 @@ def fresh_stepper(task, **recipe_fields) -> tuple[Stepper, list]:
     recipe = Recipe(task=task.name, **{**SMALL, **recipe_fields})
     torch.manual_seed(recipe.seed)
     model = bt.GPT2(recipe.model_config(task)).train()
-    return Stepper(model, _make_optimizer(model, recipe), task, recipe), list(model.named_parameters())
+    return Stepper(model, make_optimizer(model, recipe), task, recipe), list(model.named_parameters())
 
 
 def rows(batch) -> list:
@@ -266,7 +268,7 @@ class Crash(Exception):
 
 def crash_on(monkeypatch, target: str, nth: int) -> None:
     """Make the ``nth`` ``os.replace`` onto a file named ``target`` die."""
-    real, seen = bt.os.replace, []
+    real, seen = run_folder.os.replace, []
 
     def replace(src, dst):
         if bt.Path(dst).name == target:
@@ -275,7 +277,7 @@ def crash_on(monkeypatch, target: str, nth: int) -> None:
                 raise Crash(dst)
         return real(src, dst)
 
-    monkeypatch.setattr(bt.os, "replace", replace)
+    monkeypatch.setattr(run_folder.os, "replace", replace)
 
 
 RESUME = Recipe(task="bin_majority", dropout=0.1, **{**TINY, "eval_every": 2})  # checkpoints at steps 2, 4, 6
@@ -292,7 +294,7 @@ def test_a_checkpoint_cut_short_before_it_is_complete_is_dropped(tmp_path, monke
                                                        "optimizer.safetensors.tmp", "state.json.tmp"])
     assert json.loads((run / "state.json").read_text())["step"] == 2
     before = {name: (run / name).read_bytes() for name in CHECKPOINT_FILES}
-    _settle(run)
+    settle(run)
     assert files_in(run) == CHECKPOINT_FILES and all((run / n).read_bytes() == b for n, b in before.items())
     (run / "optimizer.safetensors.tmp").write_bytes(b"half a file")  # killed while writing: dropped too
     resumed = train(RESUME, run, progress=False, confirm_split=False)
@@ -310,7 +312,7 @@ def test_a_complete_checkpoint_cut_short_while_renaming_is_finished(tmp_path, mo
     monkeypatch.undo()
     assert (run / "state.json.new").is_file() and (run / "optimizer.safetensors.tmp").is_file()
     assert json.loads((run / "state.json").read_text())["step"] == 2  # the old state next to the new weights
-    _settle(run)
+    settle(run)
     assert files_in(run) == CHECKPOINT_FILES and json.loads((run / "state.json").read_text())["step"] == 4
     resumed = train(RESUME, run, progress=False, confirm_split=False)
     assert resumed.steps == 6 and same_weights(weights(resumed.model), weights(whole.model))

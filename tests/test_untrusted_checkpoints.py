@@ -15,11 +15,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import bench.checkpoint as checkpoint
-from bench.checkpoint import MAX_PARAMETER_BYTES, ModelError, expected_shapes, parameter_count
-from bench.hub import load_checkpoint
-from bench.model import _ACTIVATIONS, GPT2, GPT2Config
-from bench.task import get_task
+import bench.models.checkpoint as checkpoint
+from bench.data.task import get_task
+from bench.models.checkpoint import MAX_PARAMETER_BYTES, ModelError, expected_shapes, parameter_count
+from bench.models.config import ACTIVATIONS as _ACTIVATIONS
+from bench.models.hub import load_checkpoint
+from bench.models.model import GPT2, GPT2Config
 
 TASK = "bin_majority"
 

@@ -24,8 +24,9 @@ from bench.leaderboard import build as build_module
 from bench.leaderboard.__main__ import main, report
 from bench.leaderboard.harness import Harness
 from bench.leaderboard.validate import Options, Problem, validate_all, validate_submission
-from bench.results import BINS, BinMetrics, ResultsError, load_results
-from bench.schema import JsonInputError, JsonLimits, parse_json, printable
+from bench.scoring.results import BINS, BinMetrics, ResultsError, load_results
+from bench.scoring.schema import printable
+from bench.scoring.untrusted_json import JsonInputError, JsonLimits, parse_json
 from toy_submission import write_submission
 
 MODELS = ("bin_majority", "tomita1")  # one token task, one token-set task
@@ -177,7 +178,7 @@ def test_file_over_the_size_limit_is_not_read(copy, harness, file, limit, monkey
 def test_a_device_is_read_no_further_than_the_limit():
     limits = JsonLimits(max_bytes=1000)
     with pytest.raises(JsonInputError, match="not a regular file"):
-        from bench.schema import read_json
+        from bench.scoring.untrusted_json import read_json
 
         read_json("/dev/zero", limits)
     with pytest.raises(JsonInputError, match="over the limit"):
@@ -335,7 +336,7 @@ def test_folder_names_and_problem_text_are_escaped(good, tmp_path, harness):
     None,  # a schema-valid file whose entry names a program through a symlink loop and a NUL
 ])
 def test_show_and_resume_survive_a_hostile_results_json(copy, harness, capsys, hostile):
-    from bench.resume import ResumeError, reusable_results
+    from bench.scoring.resume import ResumeError, reusable_results
     from bench.show import main as show
 
     results_path = copy / "results.json"
@@ -380,7 +381,7 @@ def test_exit_codes(good, copy, tmp_path, capsys, monkeypatch):
     def broken(self):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("bench.leaderboard.validate._ModelCheck.check_cost", broken)
+    monkeypatch.setattr("bench.leaderboard.model_check.ModelCheck.check_cost", broken)
     assert main(["validate", str(good), str(copy), *ARGS]) == 2
     out = capsys.readouterr().out
     assert "INTERNAL ERROR" in out and "internal error while checking the files: ZeroDivisionError: a bug" in out
@@ -402,7 +403,7 @@ def test_internal_error_of_one_submission_is_its_own(good, copy, harness, monkey
             raise RuntimeError("boom")
         return True
 
-    monkeypatch.setattr("bench.leaderboard.validate._ModelCheck.check_model", explode)
+    monkeypatch.setattr("bench.leaderboard.model_check.ModelCheck.check_model", explode)
     good_verdict, bad_verdict = validate_all([good, copy], harness, Options(rescore=False, allow_limit=True,
                                                                           allow_partial=True))
     assert bad_verdict.internal_error and not good_verdict.internal_error

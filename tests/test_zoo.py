@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 
-import bench.hub as hub
-from bench.hub import load_manifest, load_reference, sha256_file
-from bench.task import TEST_SPLITS, task_names
-from bench.train import Recipe, train
-from bench.zoo import add_run, main
+import bench.models.hub as hub
+from bench.data.task import TEST_SPLITS, task_names
+from bench.models.hub import load_manifest, load_reference, sha256_file
+from bench.models.manifest import add_run
+from bench.models.train import Recipe, train
+from bench.zoo import main
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 
 import bench
-from bench.evaluate import program_filename
-from bench.results import BINS, Cost, MethodInfo, ModelInfo, ModelResult, Results, Size, TaskInfo, save_results
-from bench.scoring import is_success, summarize
+from bench.scoring.results import BINS, Cost, MethodInfo, ModelInfo, ModelResult, Results, Size, TaskInfo, save_results
+from bench.scoring.run import program_filename
+from bench.scoring.score import is_success, summarize
 
 MANIFEST = {
     "method": "toy", "authors": ["Test Author"], "contact": "test@example.org",

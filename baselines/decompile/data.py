@@ -1,6 +1,6 @@
 """Training/evaluation data for the decompiler: sampled batches with the model's cached logits.
 
-Batches come from the method's :class:`bench.methods.TaskView` sampler (its
+Batches come from the method's :class:`bench.scoring.methods.TaskView` sampler (its
 seeded rng), with positions starting at 0 as at test time unless ``offsets``
 is asked for. The original model's logits are computed once per batch and
 cached in the :class:`DataBatch` (docs/decompile.md §7). Scored positions
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bench.predict import model_inputs
+from bench.models.predict import model_inputs
 
 
 @dataclass(frozen=True)

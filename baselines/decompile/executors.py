@@ -143,36 +143,9 @@ def forward_paths(W: Weights, g: PathGraph, C: Consts, ids: torch.Tensor, pos: t
             lam_k = ln_matrix(L.ln1_g, C.log_var[("k", layer, h.head)], W.eps) @ L.WK[h.head]
             K = {r: R[r] @ lam_k for r in h.k}
             if not stage3:
-                pre = C.o[("q", layer, h.head)].expand(shape)
-                q = 0.0
-                for p in h.q:
-                    mm = m(("q", i, p))
-                    if mm is None:
-                        q = q + R[p]
-                    else:
-                        q = q + mm * R[p]
-                        pre = pre + (1 - mm) * torch.where(mm < 1e-3, C.a[p], C.a[p].detach())
-                q = q @ lam_q + query_constant(W, C, layer, h.head, pre)
-                k = 0.0
-                for r in h.k:
-                    mm = m(("k", i, r))
-                    k = k + (K[r] if mm is None else mm * K[r])
-                scores = q @ k.transpose(-1, -2)
+                scores = _stage2_scores(W, C, layer, i, h, R, K, lam_q, shape, m)
             else:
-                Q = {p: R[p] @ lam_q for p in h.q}
-                scores = 0.0
-                for r in h.k:
-                    qr = 0.0
-                    for p, r2 in h.terms:
-                        if r2 == r:
-                            mm = m(("qk", i, p, r))
-                            qr = qr + (Q[p] if mm is None else mm * Q[p])
-                    if r in h.qbias:
-                        mm = m(("qb", i, r))
-                        cr = C.c[(layer, h.head, r)]
-                        qr = qr + (cr if mm is None else mm * cr)
-                    if not isinstance(qr, float):
-                        scores = scores + qr.expand(shape[:-1] + (W.d_head,)) @ K[r].transpose(-1, -2)
+                scores = _stage3_scores(W, C, layer, i, h, R, K, lam_q, shape, m)
             if isinstance(scores, float):
                 scores = torch.zeros(ids.shape + (ids.shape[1],), dtype=W.wte.dtype)
             A = _causal_softmax(scores / sqrt_dh)
@@ -189,6 +162,47 @@ def forward_paths(W: Weights, g: PathGraph, C: Consts, ids: torch.Tensor, pos: t
     x = masked_sum(C.o[("lm",)], [(("lm", p), p) for p in g.lm])
     logits = apply_pos0(W, linear_ln(x, W.lnf_g, W.lnf_b, C.log_var[("lm",)], W.eps) @ W.wte.T, pos)
     return (logits, R) if return_vars else logits
+
+
+def _stage2_scores(W: Weights, C: Consts, layer: int, i: int, h, R: dict, K: dict, lam_q: torch.Tensor, shape, m):
+    """A stage-2 head's attention scores: masked query and key sums (masked-out query paths add their mean)."""
+    pre = C.o[("q", layer, h.head)].expand(shape)
+    q = 0.0
+    for p in h.q:
+        mm = m(("q", i, p))
+        if mm is None:
+            q = q + R[p]
+        else:
+            q = q + mm * R[p]
+            pre = pre + (1 - mm) * torch.where(mm < 1e-3, C.a[p], C.a[p].detach())
+    q = q @ lam_q + query_constant(W, C, layer, h.head, pre)
+    k = 0.0
+    for r in h.k:
+        mm = m(("k", i, r))
+        k = k + (K[r] if mm is None else mm * K[r])
+    return q @ k.transpose(-1, -2)
+
+
+def _stage3_scores(W: Weights, C: Consts, layer: int, i: int, h, R: dict, K: dict, lam_q: torch.Tensor, shape, m):
+    """A stage-3 head's attention scores: a sum over its (query path, key path) terms and query biases.
+
+    A plain float 0.0 when no term is left (the caller turns it into zeros).
+    """
+    Q = {p: R[p] @ lam_q for p in h.q}
+    scores = 0.0
+    for r in h.k:
+        qr = 0.0
+        for p, r2 in h.terms:
+            if r2 == r:
+                mm = m(("qk", i, p, r))
+                qr = qr + (Q[p] if mm is None else mm * Q[p])
+        if r in h.qbias:
+            mm = m(("qb", i, r))
+            cr = C.c[(layer, h.head, r)]
+            qr = qr + (cr if mm is None else mm * cr)
+        if not isinstance(qr, float):
+            scores = scores + qr.expand(shape[:-1] + (W.d_head,)) @ K[r].transpose(-1, -2)
+    return scores
 
 
 # ----- exact conversions between stages ------------------------------------------------------------

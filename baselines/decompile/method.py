@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from bench.methods import register_method
 from bench.program import Program
+from bench.scoring.methods import register_method
 
 from . import executors as ex
 from .clock import cpu_seconds

@@ -84,10 +84,10 @@ class Weights:
 
 
 def extract_weights(model, dtype: torch.dtype = torch.float64) -> Weights:
-    """Copy the weights of a :class:`bench.model.GPT2` into a :class:`Weights` (per-head split)."""
+    """Copy the weights of a :class:`bench.models.model.GPT2` into a :class:`Weights` (per-head split)."""
     cfg = getattr(model, "cfg", None)
     if cfg is None or not hasattr(model, "transformer"):
-        raise DecompileError(f"expected a bench.model.GPT2, got {type(model).__name__}")
+        raise DecompileError(f"expected a bench.models.model.GPT2, got {type(model).__name__}")
     if cfg.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
         raise DecompileError(f"activation {cfg.activation_function!r} is not supported (only gelu_new)")
     H, d = cfg.n_head, cfg.n_embd

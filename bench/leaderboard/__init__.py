@@ -2,7 +2,10 @@
 
 - :mod:`bench.leaderboard.submission`: the ``submission.json`` schema;
 - :mod:`bench.leaderboard.init`: ``submission.json`` written from a run's ``results.json``;
-- :mod:`bench.leaderboard.validate`: every check, and the re-scoring of every program;
+- :mod:`bench.leaderboard.validate`: every check of a submission folder, in order;
+- :mod:`bench.leaderboard.findings`: what validation finds (problems, verdicts) and its limits;
+- :mod:`bench.leaderboard.model_check`: the checks of one model's entry;
+- :mod:`bench.leaderboard.rescore`: the re-scoring of every program, in worker processes;
 - :mod:`bench.leaderboard.harness`: what validation uses of the benchmark (zoo, tasks, scoring);
 - :mod:`bench.leaderboard.verdicts`: accepted re-scorings recorded, so that ``build`` reuses them;
 - :mod:`bench.leaderboard.progress`: progress bars and one line per submission;

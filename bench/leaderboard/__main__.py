@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from bench.errors import UsageError
 from bench.cli_args import MAX_JOBS, fraction as _fraction, jobs as _jobs
-from bench.schema import printable
+from bench.errors import UsageError
+from bench.scoring.schema import printable
 
 if TYPE_CHECKING:  # validation imports pandas and the interpreter: init and usage errors do without
     from bench.leaderboard.validate import Verdict
@@ -110,7 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from bench.shard import parse_shard
+    from bench.scoring.shard import parse_shard
 
     return parse_shard(text)
 

@@ -4,10 +4,10 @@
 the zoo manifest, the registered tasks and their frozen splits, a reference
 model's predictions, parsing a program, and scoring it.
 
-Scoring is :mod:`bench.scoring`, the path ``bench.evaluate`` takes, so the
+Scoring is :mod:`bench.scoring.score`, the path ``bench.evaluate`` takes, so the
 figures are exactly those ``bench.evaluate`` reports
 (``tests/test_leaderboard_validate.py`` checks the equality). The model's side
-is its stored predictions (:mod:`bench.predictions`: the zoo's files, checked
+is its stored predictions (:mod:`bench.models.predictions`: the zoo's files, checked
 against the manifest), so re-scoring runs programs only; the scored batches
 of the current model are built once and reused for every submission's program.
 
@@ -26,7 +26,7 @@ from functools import cached_property
 
 import numpy as np
 
-from bench.results import BINS, BinMetrics
+from bench.scoring.results import BINS, BinMetrics
 
 #: The most sequences a fresh re-scoring draws per bin (the frozen splits have 2,000).
 MAX_FRESH_SEQUENCES = 2000
@@ -56,15 +56,15 @@ class Harness:
     # ----- the zoo -------------------------------------------------------------------
     @cached_property
     def zoo(self) -> dict:
-        """Every reference model of the manifest, by id (:class:`bench.model_ref.ModelRef`)."""
-        from bench.model_ref import zoo_refs
+        """Every reference model of the manifest, by id (:class:`bench.models.model_ref.ModelRef`)."""
+        from bench.models.model_ref import zoo_refs
 
         return zoo_refs()
 
     def load_model(self, model_id: str) -> str:
         """Make a zoo model current; returns the sha256 of the weights its stored predictions were made with."""
         if model_id not in self.zoo:
-            from bench.model import ModelError
+            from bench.models.model import ModelError
 
             raise ModelError(f"{model_id!r} is not a zoo model")
         if model_id != self._model_id:
@@ -72,11 +72,11 @@ class Harness:
         return self.zoo[model_id].weights_sha256
 
     def _network(self):
-        """The current model's network (loaded and verified by :mod:`bench.hub` on first use)."""
+        """The current model's network (loaded and verified by :mod:`bench.models.hub` on first use)."""
         if self._model is None:
             import torch
 
-            from bench import hub
+            from bench.models import hub
 
             torch.set_num_threads(1)  # small models on shared CPUs: more threads mostly wait on each other
             self._model = hub.load_reference(self._model_id).model
@@ -84,21 +84,21 @@ class Harness:
 
     # ----- tasks and splits ----------------------------------------------------------
     def task(self, name: str):
-        """The registered task; raises :class:`bench.task.TaskError` naming the known ones."""
-        from bench.task import get_task
+        """The registered task; raises :class:`bench.data.task.TaskError` naming the known ones."""
+        from bench.data.task import get_task
 
         return get_task(name)
 
     def splits(self, task):
         if task.name not in self._splits:
-            from bench.splits import load_splits
+            from bench.data.splits import load_splits
 
             self._splits = {task.name: load_splits(task)}  # one task at a time
         return self._splits[task.name]
 
     def fingerprints(self, task) -> dict[str, str]:
         if task.name not in self._fingerprints:
-            from bench.splits import split_fingerprint
+            from bench.data.splits import split_fingerprint
 
             splits = self.splits(task)
             self._fingerprints[task.name] = {b: split_fingerprint(splits[b]) for b in BINS}
@@ -117,7 +117,7 @@ class Harness:
 
     def check_program_fits(self, program, task) -> None:
         """Raise ``TaskError`` when the program's vocabulary or kind is not the task's."""
-        from bench.scoring import check_program_fits
+        from bench.scoring.score import check_program_fits
 
         check_program_fits(program, task)
 
@@ -140,7 +140,8 @@ class Harness:
 
     def score(self, program, task, limit: int | None) -> dict[str, BinMetrics]:
         """Per-bin metrics against the current model's stored predictions on the frozen splits."""
-        from bench import predictions, scoring
+        from bench.models import predictions
+        from bench.scoring import score as scoring
 
         if self._model_id is None:
             raise RuntimeError("load_model first: scores are against the current model")
@@ -153,8 +154,8 @@ class Harness:
 
     def score_fresh(self, program, task, sizes: dict[str, int], seed: int) -> dict[str, BinMetrics]:
         """Per-bin metrics against the current model on fresh sequences, ``sizes[bin]`` per bin."""
-        from bench import scoring
-        from bench.predict import predict
+        from bench.models.predict import predict
+        from bench.scoring import score as scoring
 
         key = ("fresh", tuple(sorted(sizes.items())), seed)
         if key not in self._scored:
@@ -166,8 +167,8 @@ class Harness:
         return scoring.count_bins(program, self._scored[key])
 
     def _fresh_batches(self, task, bin_name: str, n: int, seed: int) -> list:
-        from bench.scoring import BATCH_SIZE
-        from bench.task import TEST_SPLITS
+        from bench.data.task import TEST_SPLITS
+        from bench.scoring.score import BATCH_SIZE
 
         n = max(0, min(int(n), MAX_FRESH_SEQUENCES))
         lo, hi = TEST_SPLITS[bin_name]

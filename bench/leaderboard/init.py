@@ -33,7 +33,7 @@ from bench.leaderboard.submission import (
     read_submission,
     recorded_lengths,
 )
-from bench.schema import printable
+from bench.scoring.schema import printable
 
 #: What each placeholder asks for.
 WANTED = {
@@ -120,7 +120,7 @@ def ask(given: dict, results, prompt=None) -> dict:
 
 def load_folder_results(folder: Path):
     """The folder's results.json, or :class:`InitError` saying what to do."""
-    from bench.results import ResultsError, load_results
+    from bench.scoring.results import ResultsError, load_results
 
     if not folder.is_dir():
         raise InitError(f"{folder.as_posix()}: not a folder")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.leaderboard.tables import BIN_LABELS, Entry, ood_match, ranked
-from bench.results import BINS
+from bench.scoring.results import BINS
 
 MATCH_BY_LENGTH = "match_acc_by_length.png"
 SIZE_VS_MATCH = "n_ops_vs_ood_match_acc.png"

@@ -4,7 +4,7 @@ Re-scoring is the slow part, so it has a bar of the **programs** re-scored
 (every submission's, model by model), naming the model in hand; tqdm gives the
 rate and the time left. With ``--jobs N`` the programs are scored in forked
 worker processes, which add to a shared counter that the parent reads a few
-times a second (:func:`bench.leaderboard.validate._score_ahead`), so the bar
+times a second (:func:`bench.leaderboard.rescore._score_ahead`), so the bar
 moves inside a model's group of programs there too. The static checks have a
 bar of their own (submissions).
 
@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from tqdm import tqdm
 
-from bench.schema import printable
+from bench.scoring.schema import printable
 
 
 class Progress:

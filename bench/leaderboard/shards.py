@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import schema
 from bench.errors import BenchError
+from bench.scoring import schema, untrusted_json
 
-#: What merge reads of one verdict file (:func:`bench.schema.read_json`).
-VERDICT_LIMITS = schema.JsonLimits(max_bytes=64 << 20, max_depth=8, max_containers=2_000_000, max_int_digits=20)
+#: What merge reads of one verdict file (:func:`bench.scoring.untrusted_json.read_json`).
+VERDICT_LIMITS = untrusted_json.JsonLimits(max_bytes=64 << 20, max_depth=8, max_containers=2_000_000, max_int_digits=20)
 FORMAT = 1
 
 
@@ -33,7 +33,7 @@ def shard_models(model_ids, k: int, n: int) -> set[str]:
 
 def write(path: Path, verdicts: list, shard: tuple[int, int], models: list[str]) -> None:
     """One shard's findings (every submission's problems) and the models it re-scored."""
-    from bench.results import write_json_atomic
+    from bench.scoring.results import write_json_atomic
 
     write_json_atomic(path, {
         "format": FORMAT, "shard": list(shard), "models": sorted(models),
@@ -86,10 +86,10 @@ def merge(paths: list[Path]) -> list[Merged]:
 def _read(path: Path) -> dict:
     shown = schema.printable(str(path), 200)
     try:
-        data = schema.read_json(path, VERDICT_LIMITS)
+        data = untrusted_json.read_json(path, VERDICT_LIMITS)
     except FileNotFoundError:
         raise VerdictsError(f"{shown}: no such file") from None
-    except schema.JsonInputError as exc:
+    except untrusted_json.JsonInputError as exc:
         raise VerdictsError(f"{shown}: {exc}") from None
     try:
         k, n = data["shard"]

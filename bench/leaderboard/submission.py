@@ -4,7 +4,7 @@ A submission is a folder ``submissions/<anything>/`` holding
 
 - ``submission.json``: who made the method and how (:class:`Submission`);
 - ``results.json``: exactly as ``python -m bench.evaluate ... --out`` wrote it
-  (schema in :mod:`bench.results`);
+  (schema in :mod:`bench.scoring.results`);
 - ``programs/``: the extracted programs that ``results.json`` names.
 
 The folder's name carries no meaning: the leaderboard shows ``method``.
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional, Union, get_type_hints
 
+from bench.data.task import TEST_SPLITS
 from bench.errors import BenchError
-from bench import schema
 from bench.registry import field_hint as _hint
-from bench.task import TEST_SPLITS
+from bench.scoring import schema, untrusted_json
 
 SUBMISSION_FILE = "submission.json"
 RESULTS_FILE = "results.json"
@@ -40,7 +40,7 @@ _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")  # the cha
 
 # Limits on submission.json (the shipped manifests are under 1 kB, their longest text 510 characters).
 MAX_FILE_BYTES = 256 << 10  # the file; checked before it is read
-LIMITS = schema.JsonLimits(max_bytes=MAX_FILE_BYTES, max_depth=8, max_containers=1000, max_int_digits=30)
+LIMITS = untrusted_json.JsonLimits(max_bytes=MAX_FILE_BYTES, max_depth=8, max_containers=1000, max_int_digits=30)
 MAX_METHOD = 80  # characters of the method name (a table cell)
 MAX_AUTHORS = 50  # names in ``authors``
 MAX_NAME = 200  # characters of one author name and of ``contact``
@@ -89,11 +89,11 @@ def read_submission(path: Path) -> Submission:
     refused) and nothing else is raised.
     """
     try:
-        data = schema.read_json(path, LIMITS)
+        data = untrusted_json.read_json(path, LIMITS)
     except FileNotFoundError:
         raise SubmissionError([f"missing file (every submission needs a {SUBMISSION_FILE}; "
                                "write one with python -m bench.leaderboard init FOLDER)"]) from None
-    except schema.JsonInputError as exc:
+    except untrusted_json.JsonInputError as exc:
         raise SubmissionError(exc.problems) from None
     if not isinstance(data, dict):
         raise SubmissionError([f"expected a JSON object, got {type(data).__name__}"])

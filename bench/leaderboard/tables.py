@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.data.task import BIN_LABELS
 from bench.leaderboard.submission import Submission, lengths_label
-from bench.results import BINS, ModelResult, Results
-from bench.task import BIN_LABELS
+from bench.scoring.results import BINS, ModelResult, Results
 
 OOD_BINS = ("test_51_100", "test_101_150")
 

@@ -20,7 +20,7 @@ findings, trusted as its prediction cache is, and never shipped: CI's
 
 Where: ``$RASP_BENCH_VERDICTS``, else ``verdicts/`` in the benchmark's cache
 folder (``$RASP_BENCH_CACHE``, default ``~/.cache/rasp-bench``, see
-:func:`bench.splits.cache_root`). One JSON file per key, written atomically.
+:func:`bench.data.splits.cache_root`). One JSON file per key, written atomically.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Record:
 
 def cache_folder() -> Path:
     """``$RASP_BENCH_VERDICTS``, else ``<benchmark cache>/verdicts``."""
-    from bench.splits import cache_root
+    from bench.data.splits import cache_root
 
     return Path(os.environ.get(ENV) or cache_root() / "verdicts")
 

@@ -36,16 +36,15 @@ from .ops_attention import (
     PREDICATES,
     SELECT_VARIABLES,
     Aggregate,
-    ScoreTerm,
     Select,
     SelectorAnd,
     SelectorNot,
     SelectorOr,
     SelectorWidth,
-    SoftSelect,
 )
 from .ops_dense import MLP, Apply, Layer, Readout, ReadoutTerm
 from .ops_map import MAP_VARIABLES, SEQUENCE_MAP_VARIABLES, Map, SequenceMap, _table_entries
+from .ops_soft import ScoreTerm, SoftSelect
 from .vtypes import as_basis
 
 tokens = Tokens()

@@ -18,7 +18,7 @@ against measured peaks (``tests/test_program_cost.py`` compares them with
 ``tracemalloc``, which sees every numpy allocation, on programs of every kind,
 the shipped submissions' and hostile ones).
 
-Scoring (:mod:`bench.scoring`) uses this to refuse a program whose single
+Scoring (:mod:`bench.scoring.score`) uses this to refuse a program whose single
 longest sequence would already exceed :data:`MAX_SCORING_BYTES` or whose work
 per sequence exceeds :data:`MAX_WORK_PER_SEQUENCE`, and to size the chunks of
 every batch so that each one stays below the memory budget.

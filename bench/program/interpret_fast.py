@@ -169,7 +169,7 @@ def run_program(program, batch, lengths=None, *, chunk_pairs: int = CHUNK_PAIRS,
                 budget: Budget | None = None) -> np.ndarray:
     """Predictions like a model's: (B, T) int64 for token tasks, (B, T, V) bool for token sets.
 
-    ``batch`` is a ``bench.task.Batch`` (``input_ids``, ``lengths``), a pair
+    ``batch`` is a ``bench.data.task.Batch`` (``input_ids``, ``lengths``), a pair
     ``(input_ids, lengths)`` or an ``input_ids`` array (all positions real).
     Positions at or past a sequence's length hold 0 / False. With a ``budget``
     (untrusted programs), chunks are also sized by the memory bound and the

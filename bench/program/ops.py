@@ -15,7 +15,7 @@ that says everything about it:
 - ``render(args)``: its line in the pretty-printed program.
 
 Nodes are immutable and compared by identity; programs compare by their JSON.
-The other kinds live in :mod:`.ops_map`, :mod:`.ops_attention` and
+The other kinds live in :mod:`.ops_map`, :mod:`.ops_attention`, :mod:`.ops_soft` and
 :mod:`.ops_dense`.
 """
 

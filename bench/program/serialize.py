@@ -72,11 +72,11 @@ def loads(text) -> object:
             raise ProgramError("program JSON is not UTF-8") from None
     if len(text) > MAX_JSON_CHARS:
         raise ProgramError(f"program JSON longer than {MAX_JSON_CHARS} characters")
-    from bench import schema
+    from bench.scoring import untrusted_json
 
     try:  # counted before parsing: a file of empty lists takes about 50 times its size in memory once parsed
-        schema.check_structure(text, schema.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))
-    except schema.JsonInputError as err:
+        untrusted_json.check_structure(text, untrusted_json.JsonLimits(MAX_JSON_CHARS, MAX_JSON_DEPTH, MAX_JSON_CONTAINERS))
+    except untrusted_json.JsonInputError as err:
         raise ProgramError(f"program {err}") from None
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
@@ -133,6 +133,43 @@ def from_json(obj):
 
     if isinstance(obj, (str, bytes, bytearray)):
         obj = loads(obj)
+    _check_top_level(obj)
+    basis = _basis_lookup(_read_bases(obj["bases"]))
+    raw_nodes = obj["nodes"]
+    if not isinstance(raw_nodes, list):
+        raise ProgramError("field 'nodes' must be a list")
+    if len(raw_nodes) > MAX_NODES:
+        raise ProgramError(f"more than {MAX_NODES} nodes")
+    raw_by_id, refs, declared, problems = _read_nodes(raw_nodes, basis)
+    output_id = obj["output"]
+    if not isinstance(output_id, str) or output_id not in declared:
+        problems.append(f"the output {str(output_id)[:40]!r} is not a node id")
+    if problems:
+        raise ProgramError(problems)
+
+    order = _topological_order(refs, problems)
+    if problems:
+        raise ProgramError(problems)
+    reachable = _reachable(output_id, refs)
+    unused = [i for i in raw_by_id if i not in reachable]
+    if unused:
+        raise ProgramError(f"node(s) {', '.join(repr(i) for i in unused[:5])} do not contribute to the output")
+
+    # Pass 2: build the nodes, inputs first.
+    built: dict[str, Node] = {}
+    for node_id in order:
+        raw = raw_by_id[node_id]
+        node = OPS[raw["op"]].from_fields(raw, built.__getitem__, basis)
+        object.__setattr__(node, "label", node_id)  # a fresh node of ours: name it in place
+        built[node_id] = node
+    name = obj["name"]
+    return Program(built[output_id], vocab_size=obj["vocab_size"], kind=obj["kind"],
+                   n_positions=obj["n_positions"], name=name if isinstance(name, str) else _bad_name(name),
+                   notes=obj.get("notes", ""))
+
+
+def _check_top_level(obj) -> None:
+    """A JSON object with exactly the known top-level fields and this reader's schema version."""
     check_depth(obj)
     if not isinstance(obj, dict):
         raise ProgramError(f"a program is a JSON object, got {type(obj).__name__}")
@@ -145,13 +182,10 @@ def from_json(obj):
     version = obj["schema_version"]
     if not F.is_int(version) or version != SCHEMA_VERSION:
         raise ProgramError(f"schema_version {str(version)[:20]} is not supported (this reader knows {SCHEMA_VERSION})")
-    sizes = _read_bases(obj["bases"])
-    raw_nodes = obj["nodes"]
-    if not isinstance(raw_nodes, list):
-        raise ProgramError("field 'nodes' must be a list")
-    if len(raw_nodes) > MAX_NODES:
-        raise ProgramError(f"more than {MAX_NODES} nodes")
 
+
+def _basis_lookup(sizes: dict[str, int]):
+    """``basis(name) -> Basis``: a standard basis, or one declared in the program's ``bases``."""
     def basis(name: str) -> Basis:
         if name in STANDARD_BASES:
             return Basis(name, 2) if name == "bool" else Basis(name)
@@ -159,10 +193,19 @@ def from_json(obj):
             raise ProgramError(f"basis {name!r} is not declared in 'bases'")
         return Basis(name, sizes[name])
 
-    # Pass 1: check every node's fields and record the ids it refers to.
+    return basis
+
+
+def _read_nodes(raw_nodes: list, basis):
+    """Pass 1: check every node's fields and record the ids it refers to.
+
+    Returns ``(raw_by_id, refs, declared, problems)``: the well-formed nodes by id, the ids each
+    refers to, every well-formed id (parsed or not: no cascade of "unknown node"), and what is wrong.
+    """
+    problems: list[str] = []
     raw_by_id: dict[str, dict] = {}
     refs: dict[str, list[str]] = {}
-    declared: set[str] = set()  # every well-formed id, parsed or not (no cascade of "unknown node")
+    declared: set[str] = set()
     for position, raw in enumerate(raw_nodes):
         where = f"node #{position}"
         if not isinstance(raw, dict):
@@ -192,31 +235,7 @@ def from_json(obj):
         for target in targets:
             if target not in declared:
                 problems.append(f"node {node_id!r} refers to unknown node {target!r}")
-    output_id = obj["output"]
-    if not isinstance(output_id, str) or output_id not in declared:
-        problems.append(f"the output {str(output_id)[:40]!r} is not a node id")
-    if problems:
-        raise ProgramError(problems)
-
-    order = _topological_order(refs, problems)
-    if problems:
-        raise ProgramError(problems)
-    reachable = _reachable(output_id, refs)
-    unused = [i for i in raw_by_id if i not in reachable]
-    if unused:
-        raise ProgramError(f"node(s) {', '.join(repr(i) for i in unused[:5])} do not contribute to the output")
-
-    # Pass 2: build the nodes, inputs first.
-    built: dict[str, Node] = {}
-    for node_id in order:
-        raw = raw_by_id[node_id]
-        node = OPS[raw["op"]].from_fields(raw, built.__getitem__, basis)
-        object.__setattr__(node, "label", node_id)  # a fresh node of ours: name it in place
-        built[node_id] = node
-    name = obj["name"]
-    return Program(built[output_id], vocab_size=obj["vocab_size"], kind=obj["kind"],
-                   n_positions=obj["n_positions"], name=name if isinstance(name, str) else _bad_name(name),
-                   notes=obj.get("notes", ""))
+    return raw_by_id, refs, declared, problems
 
 
 def _bad_name(name):

@@ -1,12 +1,12 @@
 """The oracle program of every task: hand-written RASP programs that solve the suite.
 
 Importing this package registers one ``make_<task>()`` per task with
-:func:`bench.oracles.oracle` (every module here not starting with ``_`` is
+:func:`bench.data.oracles.oracle` (every module here not starting with ``_`` is
 imported); one module per task family mirrors ``tasks/``. A new task may
 instead define its oracle in its own module (``docs/adding_a_task.md``).
 Each oracle reads the whole teacher-forced sequence, as a model does, and is
 right at every scored position of every length 0..150 (``tests/test_oracles.py``).
-Shared building blocks are in :mod:`tasks.oracles._lib`.
+Shared building blocks are in :mod:`bench.tasks.oracles._lib`.
 """
 
 import importlib

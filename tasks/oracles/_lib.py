@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.data.task import Task, get_task
 from bench.program import (
     Node,
     Program,
@@ -26,7 +27,6 @@ from bench.program import (
     selector_width,
     tokens,
 )
-from bench.task import Task, get_task
 
 
 def count_tokens(predicate: str) -> Node:

@@ -32,13 +32,13 @@ found no construction: every other way needs a ``b`` digit to know ``q``.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import (
     EQ, GT, TRUE, Node, Program, aggregate, indices, map, select, selector_width, sequence_map, tokens,
 )
-from bench.task import get_task
-from tasks.addition import PLUS
-from tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
+from bench.tasks.addition import PLUS
+from bench.tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
 
 CHUNK_BITS = 37  # 4 chunks hold the at most 148 digits of a
 N_CHUNKS = 4

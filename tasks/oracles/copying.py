@@ -11,10 +11,10 @@ copies distinct symbols, bigram-unique strings and strings over ``a b``.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import EQ, Program, aggregate, indices, map, select, sequence_map, tokens
-from bench.task import get_task
-from tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
+from bench.tasks.oracles._lib import position_of, show  # noqa: F401  (show: the doctests)
 
 
 def copy_from(task_name: str, source_expr: str) -> Program:

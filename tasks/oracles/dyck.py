@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import Program, map, sequence_map
-from bench.task import get_task
-from tasks.oracles._lib import (  # show: the doctests use it
+from bench.tasks.oracles._lib import (  # show: the doctests use it
     allowed_logits,
     count_tokens,
     count_true,

@@ -6,10 +6,10 @@ is scored; the programs compute the answer everywhere from the prefix.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import EQ, Program, aggregate, argmax, indices, map, select, sequence_map, tokens
-from bench.task import get_task
-from tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
+from bench.tasks.oracles._lib import count_tokens, position_of, show  # noqa: F401  (show: the doctests)
 
 
 @oracle("bin_majority")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import Program, map
-from bench.task import get_task
-from tasks.oracles._lib import count_tokens, show  # noqa: F401  (show: the doctests)
+from bench.tasks.oracles._lib import count_tokens, show  # noqa: F401  (show: the doctests)
 
 
 @oracle("parity")

@@ -6,10 +6,10 @@ lookups over the prefix, and a table gives the allowed tokens of each state.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import Program, indices, map, select, sequence_map, tokens
-from bench.task import get_task
-from tasks.oracles._lib import (  # show: the doctests use it
+from bench.tasks.oracles._lib import (  # show: the doctests use it
     allowed_logits,
     count_tokens,
     count_true,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import TRUE, Program, aggregate, argmax, indices, map, select, sequence_map, tokens
-from bench.task import get_task
-from tasks.oracles._lib import show  # noqa: F401  (the doctests use it)
+from bench.tasks.oracles._lib import show  # noqa: F401  (the doctests use it)
 
 
 @oracle("sort")

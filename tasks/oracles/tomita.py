@@ -2,7 +2,7 @@
 
 Each program computes a small state from counts and lookups over the prefix,
 then reads the allowed tokens of that state from a table
-(:func:`~tasks.oracles._lib.allowed_logits`). The states mirror the minimal
+(:func:`bench.tasks.oracles._lib.allowed_logits`). The states mirror the minimal
 DFAs but are characterized RASP-style ("has a ``000`` occurred?", "how many
 symbol changes so far?") instead of being tracked step by step. Every
 program is right on every prefix, not only on the prefixes of the words the
@@ -11,10 +11,10 @@ test splits hold.
 
 from __future__ import annotations
 
-from bench.oracles import oracle
+from bench.data.oracles import oracle
+from bench.data.task import get_task
 from bench.program import LT, Program, indices, map, select, selector_width, sequence_map, tokens
-from bench.task import get_task
-from tasks.oracles._lib import (  # show: the doctests use it
+from bench.tasks.oracles._lib import (  # show: the doctests use it
     allowed_logits,
     count_tokens,
     count_true,

@@ -1,7 +1,7 @@
 """Frozen test splits: 2,000 sequences per length bin, drawn once and fingerprinted.
 
 Every task has three test splits, ``test_0_50``, ``test_51_100`` and
-``test_101_150`` (``bench.task.TEST_SPLITS``). A split is drawn from its own
+``test_101_150`` (``bench.data.task.TEST_SPLITS``). A split is drawn from its own
 seed, derived from ``"<task name>/<task version>/<split name>"`` by sha256, with
 ``numpy.random.default_rng``: the length is drawn by the task's length rule,
 then the sequence by its sampler, 2,000 times. The data therefore depends only
@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bench.task import TEST_SPLITS, Batch, Task, get_task
+from bench.data.task import TEST_SPLITS, Batch, Task, get_task
 
 if TYPE_CHECKING:  # datasets takes about a second to import: each function that needs it imports it
     import datasets
@@ -266,7 +266,7 @@ def split_batches(
     *,
     by_length: bool = False,
 ) -> Iterator[Batch]:
-    """The split as padded :class:`~bench.task.Batch` es in order, positions ``0..T-1``.
+    """The split as padded :class:`~bench.data.task.Batch` es in order, positions ``0..T-1``.
 
     ``limit`` keeps only the first ``limit`` sequences. ``by_length`` batches
     those sequences shortest first (a stable sort), so that a batch pads
@@ -312,11 +312,11 @@ def export_splits(
     return folder
 
 
-def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
-    """The dataset card (README.md with YAML metadata) of an exported task."""
+def card_metadata(task: Task, fingerprints: dict[str, str]):
+    """The YAML metadata of an exported task's dataset card (a ``huggingface_hub.DatasetCardData``)."""
     from huggingface_hub import DatasetCardData
 
-    data = DatasetCardData(
+    return DatasetCardData(
         license="apache-2.0",
         pretty_name=f"rasp-bench {task.name}",
         tags=["rasp-bench", "length-generalization", "algorithmic-reasoning", "formal-languages"],
@@ -340,6 +340,10 @@ def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
             "fingerprints": fingerprints,
         },
     )
+
+
+def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
+    """The dataset card (README.md with YAML metadata) of an exported task."""
     rows = "\n".join(
         f"| `{s}` | {TEST_SPLITS[s][0]}-{TEST_SPLITS[s][1]} | {N_SEQUENCES} | `{fingerprints[s]}` |" for s in SPLIT_NAMES
     )
@@ -349,7 +353,7 @@ def dataset_card(task: Task, fingerprints: dict[str, str]) -> str:
         targets = "one 0/1 list over the vocabulary per position from `<bos>` to the last symbol: the tokens allowed next"
     symbols = " ".join(task.symbols) if len(task.symbols) <= 30 else f"{task.symbols[0]} .. {task.symbols[-1]}"
     return f"""---
-{data.to_yaml()}
+{card_metadata(task, fingerprints).to_yaml()}
 ---
 
 # rasp-bench: `{task.name}` (version {task.version})

@@ -9,7 +9,7 @@ whenever the manifest changes; never edit them by hand.
 
 from __future__ import annotations
 
-from bench.task import BIN_LABELS as TEST_BIN_LABELS
+from bench.data.task import BIN_LABELS as TEST_BIN_LABELS
 
 BIN_LABELS = {name: f"lengths {label}" for name, label in TEST_BIN_LABELS.items()}
 LICENSE = "apache-2.0"
@@ -66,6 +66,22 @@ def _predictions_note(entry: dict) -> str:
             "`python -m bench.zoo predictions --check` recomputes them).")
 
 
+def _reading(kind: str) -> str:
+    """How the model's output is read, for the card's first paragraph."""
+    if kind == "token":
+        return "a token task: the prediction for position t+1 is the argmax of the logits at t"
+    return ("a language task: at every position the model predicts the set of allowed next tokens, "
+            "read as `logit > 0` for each vocabulary entry (trained with a sigmoid / binary cross-entropy head)")
+
+
+def _offsets(offsets: bool) -> str:
+    """Whether the model was trained with position offsets, for the card's training paragraph."""
+    if offsets:
+        return ("with a random position offset per sequence (so every position embedding up to the longest test "
+                "sequence is trained)")
+    return "**without** position offsets (positions 0..T-1 only): a control that is not expected to length-generalize"
+
+
 def _optimization(entry: dict) -> str:
     """The optimizer, schedule and stopping rule, as far as the entry records them."""
     recipe = entry["recipe"]
@@ -107,17 +123,7 @@ def _role_note(entry: dict) -> str:
 def render_card(entry: dict) -> str:
     """The full README.md of the model's Hub repo."""
     arch, recipe = entry["arch"], entry["recipe"]
-    reading = (
-        "a token task: the prediction for position t+1 is the argmax of the logits at t"
-        if entry["kind"] == "token"
-        else "a language task: at every position the model predicts the set of allowed next tokens, "
-        "read as `logit > 0` for each vocabulary entry (trained with a sigmoid / binary cross-entropy head)"
-    )
-    offsets = (
-        "with a random position offset per sequence (so every position embedding up to the longest test sequence is trained)"
-        if recipe["offsets"]
-        else "**without** position offsets (positions 0..T-1 only): a control that is not expected to length-generalize"
-    )
+    reading, offsets = _reading(entry["kind"]), _offsets(recipe["offsets"])
     rows = "\n".join(f"| {split} ({BIN_LABELS[split]}) | {value:.4f} |" for split, value in entry["accuracy"].items())
     stop = "early stop: test_0_50 reached 1.0" if entry.get("stopped_early") else "step budget exhausted"
     return f"""---
@@ -130,7 +136,7 @@ A reference model of rasp-bench, a benchmark for
 extracting RASP programs from transformers. Role: **{entry['role']}**.{_role_note(entry)} Task `{entry['task']}`
 (version {entry['task_version']}) is {reading}. The task's formats (token ids, layouts, length
 bins) are specified in the benchmark repository's `docs/tasks.md`; the test bins are generated and frozen by
-`bench.splits` (the `datasets` ids above name those generated splits).
+`bench.data.splits` (the `datasets` ids above name those generated splits).
 
 ## Accuracy (sequence-level exact match, 2,000 sequences per bin)
 
@@ -155,7 +161,7 @@ Trained from scratch {offsets}. {_optimization(entry)}. It took {entry['steps']:
 ## Use
 
 ```python
-from bench.hub import load_reference          # verified against the manifest's sha256
+from bench.models.hub import load_reference   # verified against the manifest's sha256
 ref = load_reference("{entry['id']}")
 logits, cache = ref.model.run_with_cache(input_ids, position_ids)
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+from bench.data.task import TEST_SPLITS
 from bench.errors import BenchError
-from bench import schema
-from bench.task import TEST_SPLITS
+from bench.scoring import schema, untrusted_json
 
 SCHEMA_VERSION = 1
 
@@ -109,11 +109,11 @@ class Results:
     summary: Optional[Summary] = None
 
 
-#: What :func:`load_results` reads of a results file (:func:`bench.schema.read_json`). The shipped
+#: What :func:`load_results` reads of a results file (:func:`bench.scoring.untrusted_json.read_json`). The shipped
 #: files are about 52 kB (34 models), nested 5 levels, with about 350 lists and objects and integers
 #: of at most 7 digits; these limits leave a wide margin (thousands of models, a method's parameters
 #: nested 20 levels deep, any 64-bit seed) and keep the parse within a few hundred MB of memory.
-RESULTS_LIMITS = schema.JsonLimits(max_bytes=4 << 20, max_depth=32, max_containers=200_000, max_int_digits=30)
+RESULTS_LIMITS = untrusted_json.JsonLimits(max_bytes=4 << 20, max_depth=32, max_containers=200_000, max_int_digits=30)
 
 
 class ResultsError(BenchError):
@@ -140,10 +140,10 @@ def load_results(path: str | Path) -> Results:
         return ResultsError(f"{schema.printable(str(path), 300)}: " + "; ".join(shown or problems), problems)
 
     try:
-        data = schema.read_json(path, RESULTS_LIMITS)
+        data = untrusted_json.read_json(path, RESULTS_LIMITS)
     except FileNotFoundError as exc:
         raise error([f"cannot read JSON ({exc.strerror or 'no such file'})"]) from None
-    except schema.JsonInputError as exc:
+    except untrusted_json.JsonInputError as exc:
         raise error(exc.problems) from None
     if not isinstance(data, dict):
         raise error(["expected a JSON object"])

@@ -3,13 +3,13 @@
 This is the one scoring path: ``bench.evaluate``, ``bench.leaderboard
 validate`` and ``build`` all call :func:`score_program` (or its two halves,
 :func:`model_batches` and :func:`count_bins`, when several programs are scored
-against one model). The model's side is a :class:`bench.predictions.ModelPredictions`
+against one model). The model's side is a :class:`bench.models.predictions.ModelPredictions`
 (stored or cached predictions, never a forward pass here); the program runs
 on the same padded batches of :data:`BATCH_SIZE` sequences of similar length.
 
 Counting and aggregating are separate: :class:`BinCounts` accumulates exact
 counts batch by batch (so that a bin can be streamed), then turns them into
-:class:`bench.results.BinMetrics`. Faithfulness is always measured against the
+:class:`bench.scoring.results.BinMetrics`. Faithfulness is always measured against the
 model's predictions, never the gold labels; the labels only give
 ``program_acc`` and ``model_acc``.
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.data.task import Batch
 from bench.program.cost import MAX_SCORING_BYTES, MAX_WORK_PER_SEQUENCE
-from bench.results import BINS, BinMetrics, ModelResult, Summary
-from bench.task import Batch
+from bench.scoring.results import BINS, BinMetrics, ModelResult, Summary
 
 #: Sequences per scored batch (sorted by length, so that a batch pads little).
 BATCH_SIZE = 250
@@ -134,7 +134,7 @@ def summarize(models: list[ModelResult]) -> Summary:
 
 def check_program_fits(program, task) -> None:
     """A program for the wrong vocabulary or task kind cannot be scored on this task."""
-    from bench.task import TaskError
+    from bench.data.task import TaskError
 
     if program.vocab_size != task.vocab_size:
         raise TaskError(f"program vocab_size {program.vocab_size} != task {task.name} vocab size {task.vocab_size}")
@@ -144,7 +144,7 @@ def check_program_fits(program, task) -> None:
 
 def model_batches(task, splits, predictions, limit: int | None = None) -> dict[str, list[tuple[Batch, np.ndarray]]]:
     """Per bin, the scored batches with the model's predictions for each (built once, reused per program)."""
-    from bench.splits import indexed_batches
+    from bench.data.splits import indexed_batches
 
     out = {}
     for bin_name in BINS:

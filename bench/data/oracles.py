@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from bench.data.task import TaskError
 from bench.registry import Registry
-from bench.task import TaskError
 
-#: Oracle program factories by task name; ``tasks.oracles`` (and any task module defining its own) registers them.
-ORACLES: Registry[Callable] = Registry("oracle", TaskError, plugins=("tasks", "tasks.oracles"),
+#: Oracle program factories by task name; ``bench.tasks.oracles`` (and any task module defining its own) registers them.
+ORACLES: Registry[Callable] = Registry("oracle", TaskError, plugins=("bench.tasks", "bench.tasks.oracles"),
                                       listing="Tasks with an oracle")
 
 

@@ -10,16 +10,16 @@ nearly tie can then flip. That is why scores use the stored predictions.
 
 from __future__ import annotations
 
-from bench import predictions
-from bench.hub import load_manifest, load_reference, zoo_dir
-from bench.splits import load_splits
-from bench.task import get_task
+from bench.data.splits import load_splits
+from bench.data.task import get_task
+from bench.models import predictions
+from bench.models.hub import load_manifest, load_reference, zoo_dir
 
 
 def write(ids: list[str], log=print) -> None:
     """Compute and store the predictions of ``ids``, updating the manifest and model cards after each."""
-    from bench.modelcard import render_card
-    from bench.zoo import save_manifest
+    from bench.models.manifest import save_manifest
+    from bench.models.modelcard import render_card
 
     zoo = zoo_dir()
     manifest = load_manifest(zoo)

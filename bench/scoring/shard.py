@@ -41,13 +41,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bench.errors import BenchError
-from bench import schema
+from bench.scoring import schema, untrusted_json
 
 MANIFEST = "shard.json"
 MANIFEST_FORMAT = 1
 PARTITION = "round-robin over sorted model ids"
 #: What :func:`read_manifest` reads of a shard.json (two lists of model ids: thousands of models fit).
-MANIFEST_LIMITS = schema.JsonLimits(max_bytes=4 << 20, max_depth=8, max_containers=100, max_int_digits=20)
+MANIFEST_LIMITS = untrusted_json.JsonLimits(max_bytes=4 << 20, max_depth=8, max_containers=100, max_int_digits=20)
 #: ``N`` of ``--shard K/N`` lies in [1, this].
 MAX_SHARDS = 10_000
 
@@ -107,7 +107,7 @@ def unique_ids(ids: list[str]) -> list[str]:
 
 
 def write_manifest(out_dir: Path, k: int, n: int, selection: list[str], time_limit: float) -> ShardManifest:
-    from bench.results import write_json_atomic
+    from bench.scoring.results import write_json_atomic
 
     selection = unique_ids(selection)
     manifest = ShardManifest(MANIFEST_FORMAT, k, n, PARTITION, selection, shard_ids(selection, k, n), time_limit)
@@ -119,10 +119,10 @@ def read_manifest(folder: Path) -> ShardManifest:
     shown = schema.printable(str(folder), 300)
     path = folder / MANIFEST
     try:
-        data = schema.read_json(path, MANIFEST_LIMITS)
+        data = untrusted_json.read_json(path, MANIFEST_LIMITS)
     except FileNotFoundError:
         raise ShardError(f"{shown} holds no {MANIFEST}: not the --out folder of a --shard K/N run") from None
-    except schema.JsonInputError as exc:
+    except untrusted_json.JsonInputError as exc:
         raise ShardError(f"{shown}/{MANIFEST}: " + "; ".join(exc.problems)) from None
     try:
         manifest = schema.load(data, ShardManifest, "shard")
@@ -167,25 +167,38 @@ def _settings(manifest: ShardManifest, results) -> dict[str, object]:
 
 def load_shards(folders: list[Path]):
     """``[(folder, manifest, results)]`` sorted by shard number, checked to form one whole run."""
-    from bench.results import ResultsError, load_results
-
     if not folders:
         raise ShardError("no shard folders given")
-    shards = []
-    for folder in folders:
-        manifest = read_manifest(folder)
-        try:
-            results = load_results(folder / "results.json")
-        except ResultsError as exc:
-            raise ShardError(f"shard {manifest.shard}/{manifest.n_shards} ({schema.printable(str(folder), 300)}): "
-                             f"{exc}") from None
-        shards.append((folder, manifest, results))
+    shards = [_read_shard(folder) for folder in folders]
+    problems = _settings_problems(shards)
+    if problems:
+        raise ShardError("cannot merge shards of different runs: " + "; ".join(problems))
+    problems = _coverage_problems(shards) + _task_problems(shards)
+    if problems:
+        raise ShardError("cannot merge: " + "; ".join(dict.fromkeys(problems)))
+    return sorted(shards, key=lambda s: s[1].shard)
+
+
+def _read_shard(folder: Path):
+    """``(folder, manifest, results)`` of one shard folder."""
+    from bench.scoring.results import ResultsError, load_results
+
+    manifest = read_manifest(folder)
+    try:
+        results = load_results(folder / "results.json")
+    except ResultsError as exc:
+        raise ShardError(f"shard {manifest.shard}/{manifest.n_shards} ({schema.printable(str(folder), 300)}): "
+                         f"{exc}") from None
+    return folder, manifest, results
+
+
+def _label(folder, manifest) -> str:
+    return f"shard {manifest.shard}/{manifest.n_shards} ({schema.printable(str(folder), 200)})"
+
+
+def _settings_problems(shards) -> list[str]:
+    """One run's settings: every shard's the same as the first's."""
     problems = []
-
-    def label(folder, manifest):
-        return f"shard {manifest.shard}/{manifest.n_shards} ({schema.printable(str(folder), 200)})"
-
-    # one run's settings
     first_folder, first_manifest, first_results = shards[0]
     reference = _settings(first_manifest, first_results)
     for folder, manifest, results in shards[1:]:
@@ -193,14 +206,18 @@ def load_shards(folders: list[Path]):
             if value != reference[key]:
                 shown = "differ" if key == "selected models" else \
                     f"{schema.printable(repr(value), 160)} vs {schema.printable(repr(reference[key]), 160)}"
-                problems.append(f"{label(folder, manifest)} has other settings than {label(first_folder, first_manifest)}: "
-                                f"{key} {shown}")
-    if problems:
-        raise ShardError("cannot merge shards of different runs: " + "; ".join(problems))
-    # every shard once, every model once
+                problems.append(f"{_label(folder, manifest)} has other settings than "
+                                f"{_label(first_folder, first_manifest)}: {key} {shown}")
+    return problems
+
+
+def _coverage_problems(shards) -> list[str]:
+    """Every shard once, every model once, and each shard finished."""
+    problems = []
     by_number: dict[int, list[Path]] = {}
     for folder, manifest, _ in shards:
         by_number.setdefault(manifest.shard, []).append(folder)
+    first_manifest = shards[0][1]
     n = first_manifest.n_shards
     for number, given in sorted(by_number.items()):
         if len(given) > 1:
@@ -208,18 +225,9 @@ def load_shards(folders: list[Path]):
     missing_shards = [k for k in range(1, n + 1) if k not in by_number]
     owners: dict[str, list[str]] = {}
     for folder, manifest, results in shards:
-        recorded = [m.model.id for m in results.models]
-        unexpected = [i for i in recorded if i not in manifest.models]
-        unfinished = [i for i in manifest.models if i not in recorded]
-        if unexpected:
-            problems.append(f"{label(folder, manifest)} holds results of models not in it: {_names(unexpected)}")
-        if unfinished:
-            problems.append(f"{label(folder, manifest)} is unfinished: no results for {_names(unfinished)} "
-                            "(rerun it with --resume)")
-        if len(set(recorded)) != len(recorded):
-            problems.append(f"{label(folder, manifest)} holds a model twice")
-        for model_id in recorded:
-            owners.setdefault(model_id, []).append(label(folder, manifest))
+        problems += _shard_models_problems(folder, manifest, results)
+        for model_id in (m.model.id for m in results.models):
+            owners.setdefault(model_id, []).append(_label(folder, manifest))
     for model_id, where in owners.items():
         if len(where) > 1:
             problems.append(f"model {schema.printable(model_id, 120)} is in {len(where)} shards: {_names(where)}")
@@ -229,19 +237,38 @@ def load_shards(folders: list[Path]):
             (f"missing shard{'s' if len(missing_shards) > 1 else ''} "
              f"{', '.join(f'{k}/{n}' for k in missing_shards)}" if missing_shards else "missing models")
             + (f" (models {_names(missing_models)})" if missing_models else ""))
-    # one version of every task
+    return problems
+
+
+def _shard_models_problems(folder, manifest, results) -> list[str]:
+    """One shard holds results for exactly its manifest's models, each once."""
+    problems = []
+    recorded = [m.model.id for m in results.models]
+    unexpected = [i for i in recorded if i not in manifest.models]
+    unfinished = [i for i in manifest.models if i not in recorded]
+    if unexpected:
+        problems.append(f"{_label(folder, manifest)} holds results of models not in it: {_names(unexpected)}")
+    if unfinished:
+        problems.append(f"{_label(folder, manifest)} is unfinished: no results for {_names(unfinished)} "
+                        "(rerun it with --resume)")
+    if len(set(recorded)) != len(recorded):
+        problems.append(f"{_label(folder, manifest)} holds a model twice")
+    return problems
+
+
+def _task_problems(shards) -> list[str]:
+    """One version (and the same split fingerprints) of every task across the shards."""
+    problems = []
     tasks: dict[str, tuple[object, str]] = {}
     for folder, manifest, results in shards:
         for m in results.models:
             seen = (m.task.version, m.task.kind, m.task.split_fingerprints)
             if m.task.name not in tasks:
-                tasks[m.task.name] = (seen, label(folder, manifest))
+                tasks[m.task.name] = (seen, _label(folder, manifest))
             elif tasks[m.task.name][0] != seen:
                 problems.append(f"task {schema.printable(m.task.name, 80)} has another version or other split "
-                                f"fingerprints in {label(folder, manifest)} than in {tasks[m.task.name][1]}")
-    if problems:
-        raise ShardError("cannot merge: " + "; ".join(dict.fromkeys(problems)))
-    return sorted(shards, key=lambda s: s[1].shard)
+                                f"fingerprints in {_label(folder, manifest)} than in {tasks[m.task.name][1]}")
+    return problems
 
 
 def _read_program(src_dir: Path, entry, shard_label: str) -> list[tuple[str, bytes]]:
@@ -285,11 +312,12 @@ def _read_program(src_dir: Path, entry, shard_label: str) -> list[tuple[str, byt
 
 
 def merge(folders: list[Path], out_dir: Path):
-    """Write the merged run into ``out_dir``; returns its :class:`bench.results.Results`."""
-    from bench.evaluate import check_out_dir, plot_match_by_length
+    """Write the merged run into ``out_dir``; returns its :class:`bench.scoring.results.Results`."""
+    from bench.evaluate import check_out_dir
     from bench.program.arrays import write_bytes_atomic
-    from bench.results import save_results
-    from bench.scoring import summarize
+    from bench.scoring.report import plot_match_by_length
+    from bench.scoring.results import save_results
+    from bench.scoring.score import summarize
 
     shards = load_shards(folders)
     resolved_out = out_dir.resolve()
@@ -332,8 +360,8 @@ MAX_SIDE_FILE_BYTES = 4 << 20
 
 def _copy_side_files(folder: Path, model_id: str, out_dir: Path) -> None:
     """Copy what a run keeps beside a model's program (its traceback, its diagnostics) into the merged run."""
-    from bench.evaluate import diagnostics_filename, error_filename
     from bench.program.arrays import write_bytes_atomic
+    from bench.scoring.run import diagnostics_filename, error_filename
 
     for name in (error_filename(model_id), diagnostics_filename(model_id)):
         source = folder / name
@@ -354,7 +382,8 @@ def merge_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True,
                         help="folder for the merged results (new, empty, or an earlier run of the same method)")
     args = parser.parse_args(argv)
-    from bench.evaluate import UsageError, summary_table
+    from bench.errors import UsageError
+    from bench.scoring.report import summary_table
 
     try:
         merged = merge(args.shards, args.out)

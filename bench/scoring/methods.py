@@ -5,7 +5,7 @@ It receives the hookable reference model and a :class:`TaskView` (symbols,
 layout, kind, a sampler it may call at any length) — never the frozen test
 splits. Optional: a ``parameters`` dict, recorded verbatim in the results.
 
-    from bench.methods import register_method
+    from bench.scoring.methods import register_method
 
     @register_method()
     class MyMethod:
@@ -34,9 +34,9 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from bench.data.task import Batch, Task
 from bench.errors import BenchError
 from bench.registry import Registry
-from bench.task import Batch, Task
 
 
 @runtime_checkable
@@ -51,9 +51,9 @@ class MethodError(BenchError):
     """A METHOD that cannot be resolved into a method object."""
 
 
-#: Method factories (classes or zero-argument functions) by name; ``baselines`` registers the shipped ones.
+#: Method factories (classes or zero-argument functions) by name; ``bench.baselines`` (folder ``baselines/``) registers the shipped ones.
 METHODS: Registry[Callable[[], Any]] = Registry(
-    "method", MethodError, plugins=("baselines",), listing="Registered methods",
+    "method", MethodError, plugins=("bench.baselines",), listing="Registered methods",
     also="; or give a module (pkg.mod[:obj]) or a path to a .py file")
 
 

@@ -2,7 +2,7 @@
 
 Faithfulness compares a program's predictions with the model's. The model's
 side depends only on the weights and the frozen splits, so it is computed once
-(:func:`compute`, the forward pass of :mod:`bench.predict`) and kept:
+(:func:`compute`, the forward pass of :mod:`bench.models.predict`) and kept:
 
 - for a zoo model, in ``zoo/<id>/predictions.safetensors``, whose sha256 the
   manifest records (``predictions_sha256``) and the model card shows. Every
@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.task import TEST_SPLITS, Batch, Task
 from bench.errors import BenchError
-from bench.task import TEST_SPLITS, Batch, Task
 
 #: Bumped whenever what "the model's prediction" means changes (argmax, the logit > 0 rule, inputs).
 SCORING_VERSION = 1
@@ -95,7 +95,7 @@ class ModelPredictions:
 
 
 def _flat_batches(task: Task, split):
-    from bench.splits import indexed_batches
+    from bench.data.splits import indexed_batches
 
     return indexed_batches(task, split, FORWARD_BATCH, by_length=True)
 
@@ -124,11 +124,11 @@ def gold(task: Task, split) -> BinPredictions:
 
 
 def compute(model, task: Task, splits, weights_sha256: str) -> ModelPredictions:
-    """Run ``model`` on every frozen bin (the forward pass of :func:`bench.predict.predict`)."""
+    """Run ``model`` on every frozen bin (the forward pass of :func:`bench.models.predict.predict`)."""
     import torch
 
-    from bench.predict import predict
-    from bench.splits import split_fingerprint
+    from bench.data.splits import split_fingerprint
+    from bench.models.predict import predict
 
     torch.set_num_threads(1)  # small models: more threads mostly wait on each other
     bins = {b: _collect(task, splits[b], lambda batch: predict(model, batch, task.kind)) for b in BINS}
@@ -222,7 +222,7 @@ def load(path: Path, task: Task, splits, weights_sha256: str, golds: dict | None
     from safetensors import SafetensorError
     from safetensors.numpy import load as load_bytes
 
-    from bench.splits import split_fingerprint
+    from bench.data.splits import split_fingerprint
 
     try:
         data = path.read_bytes()
@@ -265,13 +265,13 @@ def cache_enabled() -> bool:
 
 def cache_path(task: Task, weights_sha256: str) -> Path:
     """The cache file of a checkpoint's predictions on a task's current frozen splits."""
-    from bench.splits import cache_root
+    from bench.data.splits import cache_root
 
     return cache_root() / "predictions" / f"v{SCORING_VERSION}" / weights_sha256 / f"{task.name}-{task.version}.safetensors"
 
 
 def bundled_path(model_id: str, zoo: Path | None = None) -> Path:
-    from bench.hub import zoo_dir
+    from bench.models.hub import zoo_dir
 
     return (zoo or zoo_dir()) / model_id / FILE_NAME
 
@@ -301,7 +301,7 @@ def for_model(model_id: str, weights_sha256: str, task: Task, splits, load_model
 
 def load_bundled(model_id: str, entry: dict, task: Task, splits, golds: dict, zoo: Path | None = None) -> ModelPredictions:
     """The zoo's stored predictions of ``model_id``, checked against the manifest's sha256."""
-    from bench.hub import sha256_file
+    from bench.models.hub import sha256_file
 
     path = bundled_path(model_id, zoo)
     if not path.is_file():

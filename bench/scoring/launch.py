@@ -4,7 +4,7 @@ Each of the N jobs runs ``python -m bench.evaluate METHOD ... --shard K/N`` (in-
 :func:`run_shard`) into ``OUT.shards/K-of-N/``; submitit's own files (pickles, logs) go to
 ``OUT.shards/logs/``. The launcher waits with a progress bar, resubmits a failed shard once
 (with ``--resume``, so that the models it finished are kept) and names it; when every shard
-has finished it merges them into ``OUT`` (:func:`bench.shard.merge`), the same results a
+has finished it merges them into ``OUT`` (:func:`bench.scoring.shard.merge`), the same results a
 single run writes. A shard that fails twice is reported with its log, and the command that
 reruns it by hand; the other shards' folders are kept for the merge.
 
@@ -21,6 +21,9 @@ import shlex
 import sys
 import time
 from pathlib import Path
+
+from bench.data.task import TaskError
+from bench.errors import UsageError
 
 INSTALL_HINT = ("--launcher needs submitit, which is not installed: pip install 'rasp-bench[cluster]' "
                 "(or pip install 'submitit>=1.5'); or run each shard yourself with --shard K/N and "
@@ -134,11 +137,12 @@ def wait(jobs: dict[int, object], n: int, launcher: str, poll: float | None = No
 
 
 def main(args: argparse.Namespace) -> int:
-    from bench import hub
-    from bench import shard as sharding
-    from bench.evaluate import UsageError, check_cluster_args, check_out_dir, select_models, summary_table
-    from bench.methods import MethodError, resolve_method
-    from bench.task import TaskError
+    from bench.evaluate import check_cluster_args, check_out_dir
+    from bench.models import hub
+    from bench.scoring import shard as sharding
+    from bench.scoring.methods import MethodError, resolve_method
+    from bench.scoring.report import summary_table
+    from bench.scoring.run import select_models
 
     try:
         check_cluster_args(args)

@@ -20,14 +20,14 @@ import os
 import stat
 from pathlib import Path, PurePosixPath
 
+from bench.data.splits import load_splits, split_fingerprint
+from bench.data.task import get_task
 from bench.errors import BenchError
 from bench.program import ProgramError
 from bench.program.arrays import from_bytes
 from bench.program.errors import MAX_JSON_CHARS
-from bench.results import ModelResult, Results, ResultsError, load_results
-from bench.schema import bad_character, printable
-from bench.splits import load_splits, split_fingerprint
-from bench.task import get_task
+from bench.scoring.results import ModelResult, Results, ResultsError, load_results
+from bench.scoring.schema import bad_character, printable
 
 
 class ResumeError(BenchError):
@@ -50,7 +50,7 @@ def run_mismatches(previous: Results, current: Results) -> list[str]:
 
 
 def _task_unchanged(entry: ModelResult) -> bool:
-    from bench.task import TaskError
+    from bench.data.task import TaskError
 
     try:
         task = get_task(entry.task.name)

@@ -3,16 +3,16 @@
 :class:`ModelRef` is the one description of "a model to score" that
 ``bench.evaluate`` and the leaderboard's validation share. It names the
 weights by their sha256 and is cheap to make: a zoo model's ref comes from its
-manifest entry alone, and the network is loaded (by :mod:`bench.hub`, which
+manifest entry alone, and the network is loaded (by :mod:`bench.models.hub`, which
 verifies it) only when something must run it. What loading returns is a
-:class:`bench.hub.ReferenceModel`.
+:class:`bench.models.hub.ReferenceModel`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench import hub
+from bench.models import hub
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def zoo_refs() -> dict[str, ModelRef]:
 def checkpoint_ref(spec: str, task: str | None) -> ModelRef:
     """The ref of a zoo id, a Hub repo id or a local folder (the last two are loaded to learn their task).
 
-    Raises :class:`bench.model.ModelError` when a zoo model is named with another task than its own.
+    Raises :class:`bench.models.model.ModelError` when a zoo model is named with another task than its own.
     """
     models = hub.load_manifest()["models"]
     if spec in models:

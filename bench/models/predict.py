@@ -7,7 +7,7 @@ same logits). Both are computed in eval mode (dropout off) without gradients,
 in chunks of ``batch_size`` sequences, and returned as numpy arrays so that the
 harness can compare them with a program's output position by position.
 
-Padding: a :class:`bench.task.Batch` numbers padded positions on from the last
+Padding: a :class:`bench.data.task.Batch` numbers padded positions on from the last
 real one, which can run past the model's ``n_positions`` when a short sequence
 is padded to a long one. Those positions are never scored and, the attention
 being causal, never influence a real position, so their ids are clipped into
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.task import Batch, TaskKind
+from bench.data.task import Batch, TaskKind
 
 DEFAULT_BATCH_SIZE = 256
 

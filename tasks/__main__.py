@@ -18,12 +18,12 @@ import json
 import sys
 from pathlib import Path
 
-from bench.task import TEST_SPLITS, Task, TaskError, get_task, task_names
+from bench.data.task import TEST_SPLITS, Task, TaskError, get_task, task_names
 
 FINGERPRINT_CHARS = 12
 #: The sha256 of every task's frozen test splits, pinned: a change means the data changed (bump the
 #: task's version before rewriting it with ``python -m bench.tasks fingerprints --write``).
-PINNED_FINGERPRINTS = Path(__file__).resolve().parents[1] / "tasks" / "split_fingerprints.json"
+PINNED_FINGERPRINTS = Path(__file__).resolve().with_name("split_fingerprints.json")
 
 
 def pinned_fingerprints(path: Path = PINNED_FINGERPRINTS) -> dict[str, dict[str, str]]:
@@ -33,7 +33,7 @@ def pinned_fingerprints(path: Path = PINNED_FINGERPRINTS) -> dict[str, dict[str,
 
 def current_fingerprints(names: list[str] | None = None) -> dict[str, dict[str, str]]:
     """The same for the splits built now (from the cache, or built; about 30 s for the whole suite)."""
-    from bench.splits import load_splits, split_fingerprints
+    from bench.data.splits import load_splits, split_fingerprints
 
     out = {}
     for name in names or task_names():
@@ -66,7 +66,7 @@ def list_tasks(fingerprints: bool = True) -> str:
     from tabulate import tabulate
 
     if fingerprints:
-        from bench.splits import SPLIT_NAMES, load_splits, split_fingerprints
+        from bench.data.splits import SPLIT_NAMES, load_splits, split_fingerprints
 
     rows = []
     for name in task_names():
@@ -98,7 +98,7 @@ def show_task(name: str, n: int = 3, split: str = "test_0_50") -> str:
         raise TaskError(f"unknown split {split!r}; the splits are {', '.join(TEST_SPLITS)}")
     if n < 0:
         raise TaskError(f"--n must be at least 0, got {n}")
-    from bench.splits import load_splits, split_fingerprint
+    from bench.data.splits import load_splits, split_fingerprint
 
     dataset = load_splits(task)[split]
     lines = [
@@ -119,7 +119,7 @@ def show_task(name: str, n: int = 3, split: str = "test_0_50") -> str:
 
 
 def export_task(name: str, folder: str) -> str:
-    from bench.splits import export_splits
+    from bench.data.splits import export_splits
 
     return f"wrote {export_splits(get_task(name), folder)}"
 

@@ -1,6 +1,6 @@
 """``python -m bench.zoo search TASK --launcher local|slurm [--wave N]``: the published search as submitit jobs.
 
-The sequential search (:func:`bench.train.search`) trains the grid points in order and stops at
+The sequential search (:func:`bench.models.train.search`) trains the grid points in order and stops at
 the first one perfect on test_101_150, keeping the best test_101_150 accuracy (the first of
 equals). Here the points are trained ``wave`` at a time, one job each (local subprocesses or a
 Slurm job array); after each wave the same rule is applied to the points in grid order, so the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import UsageError
-from bench.launch import INSTALL_HINT, LOCAL_TIMEOUT_MIN, POLL_SECONDS
+from bench.scoring.launch import INSTALL_HINT, LOCAL_TIMEOUT_MIN, POLL_SECONDS
 
 #: Grid points trained at once by default.
 DEFAULT_WAVE = 4
@@ -36,9 +36,9 @@ class LaunchOptions:
 
 
 def train_point(recipe, run_dir: str):
-    """One job: train (or resume) one grid point and measure it; a :class:`bench.train.SearchEntry`."""
-    from bench.task import get_task
-    from bench.train import SearchEntry, measure_run, train
+    """One job: train (or resume) one grid point and measure it; a :class:`bench.models.train.SearchEntry`."""
+    from bench.data.task import get_task
+    from bench.models.train import SearchEntry, measure_run, train
 
     task = get_task(recipe.task)
     result = train(recipe, run_dir, task=task, progress=False)
@@ -60,13 +60,13 @@ def _executor(options: LaunchOptions, folder: Path):
 
 
 def search_launched(base, run_root: str | Path, grid, options: LaunchOptions, log=print):
-    """:func:`bench.train.search` with the grid points trained as jobs, ``options.wave`` at a time.
+    """:func:`bench.models.train.search` with the grid points trained as jobs, ``options.wave`` at a time.
 
     Returns the chosen entry and the entries that count (those up to the first perfect point, in grid
     order), as the sequential search does. A job that fails raises :class:`bench.errors.UsageError`
     naming its grid point and log.
     """
-    from bench.train import GridPoint, TrainError, run_name
+    from bench.models.train import GridPoint, TrainError, run_name
 
     if options.wave < 1:
         raise UsageError(f"--wave must be at least 1, got {options.wave}")

@@ -1,7 +1,7 @@
 """Checkpoint file names, :class:`ModelError`, and the checks a checkpoint passes before anything is allocated.
 
-Importable without torch: :mod:`bench.model` re-exports the names;
-:mod:`bench.hub` uses them so that listing and error paths do not pay for
+Importable without torch: :mod:`bench.models.model` re-exports the names;
+:mod:`bench.models.hub` uses them so that listing and error paths do not pay for
 importing torch.
 
 A checkpoint may come from a stranger (a pull request, a Hub repo), so
@@ -64,7 +64,7 @@ MAX_CONFIG_BYTES = 1 * 2**20
 MAX_WEIGHTS_HEADER_BYTES = 16 * 2**20
 #: ``layer_norm_epsilon`` lies in (0, this].
 MAX_LAYER_NORM_EPSILON = 1.0
-#: Activation functions :mod:`bench.model` implements.
+#: Activation functions :mod:`bench.models.model` implements.
 ACTIVATION_FUNCTIONS = ("gelu_new", "gelu_pytorch_tanh", "gelu", "relu")
 
 #: safetensors dtypes: bytes per element. Parameters must be one of ``PARAMETER_DTYPES``.
@@ -118,7 +118,7 @@ def _number(values: dict, key: str, source: str, *, low: float, high: float, low
 
 
 def parameter_count(vocab_size: int, n_positions: int, n_embd: int, n_layer: int, n_inner: int | None = None) -> int:
-    """The number of parameters of the GPT-2 :mod:`bench.model` builds (embeddings tied)."""
+    """The number of parameters of the GPT-2 :mod:`bench.models.model` builds (embeddings tied)."""
     d, m = n_embd, n_inner or 4 * n_embd
     per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * m + m) + (m * d + d)
     return (vocab_size + n_positions) * d + n_layer * per_layer + 2 * d

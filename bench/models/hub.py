@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from bench.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError
 from bench.cli_args import Notice
+from bench.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ModelError
 from bench.registry import did_you_mean
 
 if TYPE_CHECKING:
-    from bench.model import GPT2
+    from bench.models.model import GPT2
 
 MANIFEST_NAME = "manifest.json"
 #: Files of a model repo (the model card is optional).
@@ -46,7 +46,7 @@ class HubFallbackWarning(Notice):
 
 def zoo_dir() -> Path:
     """The bundled zoo: ``$RASP_BENCH_ZOO`` or the repository's ``zoo/`` folder."""
-    return Path(os.environ.get("RASP_BENCH_ZOO") or Path(__file__).resolve().parents[1] / "zoo")
+    return Path(os.environ.get("RASP_BENCH_ZOO") or Path(__file__).resolve().parents[2] / "zoo")
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _read_folder(folder: Path) -> tuple[GPT2, str]:
             raise ModelError(f"{folder}: only {', '.join(pickles)} found; pickle weights are refused, convert to {WEIGHTS_NAME}")
         if (folder / (WEIGHTS_NAME + ".index.json")).exists():
             raise ModelError(f"{folder}: sharded safetensors are not supported; save the model as one {WEIGHTS_NAME}")
-    from bench.model import GPT2  # torch: imported only when a model is read
+    from bench.models.model import GPT2  # torch: imported only when a model is read
 
     # config.json and the weights' header are checked (types, ranges, size, shapes) before the
     # model is built; the weights are hashed after, so a huge file is refused without being read.
@@ -192,7 +192,7 @@ def _read_folder(folder: Path) -> tuple[GPT2, str]:
 
 def _check_task(model: GPT2, task_name: str | None, where: str):
     """The task of ``model`` (given or from config.json), checked against its vocabulary and positions."""
-    from bench.task import TaskError, get_task
+    from bench.data.task import TaskError, get_task
 
     task_name = task_name or model.cfg.rasp_bench.get("task")
     if not task_name:
