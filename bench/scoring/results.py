@@ -9,8 +9,6 @@ every schema problem at once with the path of the field. Bump
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -158,17 +156,10 @@ def load_results(path: str | Path) -> Results:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a file so that a reader never sees it half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a UTF-8 text file so that a reader never sees it half-written."""
+    from bench.program.arrays import write_bytes_atomic
+
+    write_bytes_atomic(Path(path), text.encode("utf-8"))
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:
