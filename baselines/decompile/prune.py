@@ -22,6 +22,7 @@ training data drawn from a pool sampled once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -125,58 +126,63 @@ def _evaluate(W, g, C, eval_set) -> float:
     return chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set)
 
 
-def stage1(W, g1: Stage1Graph, C1: Consts, pool, eval_set, cfg, deadline) -> list[RunResult]:
-    dag = g1.dag()
+@dataclass(frozen=True)
+class Stage:
+    """One pruning stage as data: what its masks gate, and how a kept set of them becomes a graph."""
 
-    def forward(C, batch, m):
-        return ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m)
-
-    results = []
-    for lam in cfg.lambdas1:
-        if cpu_seconds() > deadline:
-            break
-        keep, C, steps = train_masks(forward, g1.n_edges, dag, C1, lam, cfg.steps1, pool, cfg, deadline)
-        if not bool(keep.any()):
-            results.append(RunResult(1, lam, 0, 0.0, None, C, steps))  # logged; nothing to render
-            continue
-        g, Cp = ex.paths_from_stage1(W, g1, C, keep)
-        results.append(RunResult(1, lam, int(keep.sum()), _evaluate(W, g, Cp, eval_set), (g, Cp), C, steps))
-    return results
+    number: int
+    n_edges: int
+    dag: object  # for removing dangling edges (stages 1 and 2); None: no removal (stage 3)
+    steps: int  # the nominal step count
+    forward: Callable  # (consts, batch, mask) -> logits of the masked graph
+    fold: Callable  # (keep, trained consts) -> (graph, consts) to evaluate, or None for a run that kept nothing
+    log_empty: bool = False  # record a run that kept nothing (stage 1 does; its report lists every λ)
 
 
-def stage2(W, g, C, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
-    edges = g.stage2_edges()
-    dag = g.stage2_dag()
-
-    def forward(Ct, batch, m):
-        return ex.forward_paths(W, g, Ct, batch.ids, batch.pos, mask=m)
-
+def run_stage(stage: Stage, W, start: Consts, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
+    """One mask-training run per λ (while the CPU budget lasts), each folded and evaluated."""
     results = []
     for lam in lams:
         if cpu_seconds() > deadline:
             break
-        keep, Ct, steps = train_masks(forward, len(edges), dag, C, lam, cfg.steps2, pool, cfg, deadline)
-        if not bool(keep.any()):
+        keep, trained, steps = train_masks(stage.forward, stage.n_edges, stage.dag, start, lam, stage.steps, pool, cfg,
+                                           deadline)
+        folded = stage.fold(keep, trained)
+        if folded is None:
+            if stage.log_empty:
+                results.append(RunResult(stage.number, lam, 0, 0.0, None, trained, steps))  # logged; nothing to render
             continue
-        g2, C2 = ex.fold_stage2(W, g, Ct, keep.tolist())
-        results.append(RunResult(2, lam, int(keep.sum()), _evaluate(W, g2, C2, eval_set), (g2, C2), Ct, steps))
+        acc = _evaluate(W, *folded, eval_set)
+        results.append(RunResult(stage.number, lam, int(keep.sum()), acc, folded, trained, steps))
     return results
 
 
-def stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
-    edges = g3.stage3_edges()
+def stage1(W, g1: Stage1Graph, cfg) -> Stage:
+    """Edges between the model's components (docs/decompile.md §3.1)."""
+    return Stage(
+        1, g1.n_edges, g1.dag(), cfg.steps1,
+        forward=lambda C, batch, m: ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m),
+        fold=lambda keep, C: ex.paths_from_stage1(W, g1, C, keep) if bool(keep.any()) else None,
+        log_empty=True,
+    )
 
-    def forward(Ct, batch, m):
-        return ex.forward_paths(W, g3, Ct, batch.ids, batch.pos, mask=m)
 
-    results = []
-    for lam in lams:
-        if cpu_seconds() > deadline:
-            break
-        keep, Ct, steps = train_masks(forward, len(edges), None, C3, lam, cfg.steps3, pool, cfg, deadline)
-        gk = apply_stage3_mask(g3, keep.tolist())
-        results.append(RunResult(3, lam, int(keep.sum()), _evaluate(W, gk, Ct, eval_set), (gk, Ct), Ct, steps))
-    return results
+def stage2(W, g, cfg) -> Stage:
+    """Full paths (§3.2)."""
+    return Stage(
+        2, len(g.stage2_edges()), g.stage2_dag(), cfg.steps2,
+        forward=lambda C, batch, m: ex.forward_paths(W, g, C, batch.ids, batch.pos, mask=m),
+        fold=lambda keep, C: ex.fold_stage2(W, g, C, keep.tolist()) if bool(keep.any()) else None,
+    )
+
+
+def stage3(W, g3, cfg) -> Stage:
+    """Query-key products (§3.3); no dangling-edge removal, and an empty set is a valid graph."""
+    return Stage(
+        3, len(g3.stage3_edges()), None, cfg.steps3,
+        forward=lambda C, batch, m: ex.forward_paths(W, g3, C, batch.ids, batch.pos, mask=m),
+        fold=lambda keep, C: (apply_stage3_mask(g3, keep.tolist()), C),
+    )
 
 
 def choose(results: list[RunResult], target: float) -> RunResult:
@@ -210,7 +216,7 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
         report["runs"] += [{"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4),
                             "steps": r.steps} for r in results]
 
-    r1 = stage1(W, g1, C1, pool, eval_set, cfg, deadline)
+    r1 = run_stage(stage1(W, g1, cfg), W, C1, cfg.lambdas1, pool, eval_set, cfg, deadline)
     log(r1)
     best1 = choose(r1 + [base], cfg.target_acc)
     g, C = best1.graph
@@ -218,7 +224,7 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
     lams = [best1.lam * f for f in cfg.lambdas23_factors] if best1.lam > 0 else [cfg.lambdas1[0]]
 
     prev2 = RunResult(2, 0.0, len(g.stage2_edges()), best1.acc, (g, C), C, 0)
-    r2 = stage2(W, g, C, lams, pool, eval_set, cfg, deadline)
+    r2 = run_stage(stage2(W, g, cfg), W, C, lams, pool, eval_set, cfg, deadline)
     log(r2)
     best2 = choose(r2 + [prev2], cfg.target_acc)
     g2, C2 = best2.graph
@@ -226,7 +232,7 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
 
     g3, C3 = ex.stage3_from_stage2(W, g2, C2)
     prev3 = RunResult(3, 0.0, g3.n_terms(), best2.acc, (g3, C3), C3, 0)
-    r3 = stage3(W, g3, C3, lams, pool, eval_set, cfg, deadline) if g3.n_terms() else []
+    r3 = run_stage(stage3(W, g3, cfg), W, C3, lams, pool, eval_set, cfg, deadline) if g3.n_terms() else []
     log(r3)
     best3 = choose(r3 + [prev3], cfg.target_acc)
     report["stage3"] = {"lambda": best3.lam, "terms": best3.n_edges, "acc": best3.acc}
