@@ -41,7 +41,7 @@ for method in "${methods[@]}"; do
             rm -rf submissions/oracle
             "$python" -m bench.evaluate oracle --out submissions/oracle
             manifest oracle '"all"' \
-                "The task's ground-truth RASP program (bench.oracles), written by hand to be correct at every length; it ignores the model, so it is faithful exactly where the model is right. An upper bound on correctness, not on faithfulness." \
+                "The task's ground-truth RASP program (bench.data.oracles, written in each task module), written by hand to be correct at every length; it ignores the model, so it is faithful exactly where the model is right. An upper bound on correctness, not on faithfulness." \
                 > submissions/oracle/submission.json ;;
         lookup)
             rm -rf submissions/lookup
