@@ -305,3 +305,18 @@ def test_validation_reports_a_missing_or_altered_sidecar_as_a_problem(tmp_path):
     sidecar.unlink()
     found = problems()
     assert len(found) == 1 and "tomita1.safetensors does not exist" in found[0], found
+
+
+def test_files_written_atomically_get_the_usual_permissions(tmp_path):
+    import stat
+
+    from bench.program.arrays import write_bytes_atomic
+
+    mask = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "out" / "program.json", b"{}")
+    finally:
+        os.umask(mask)
+    mode = stat.S_IMODE((tmp_path / "out" / "program.json").stat().st_mode)
+    assert mode == 0o640  # what open() would give under that umask, not mkstemp's private 0o600
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["program.json"]  # no temporary file left

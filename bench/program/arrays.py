@@ -94,11 +94,20 @@ def split_arrays(obj: dict, *, round_float32: bool = False, inline_max: int = IN
     return tensors
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file through a temporary file in its folder and ``os.replace``."""
+    """Write a file through a temporary file in its folder and ``os.replace``; the file gets the
+    permissions a plain ``open(path, "w")`` would give it (``mkstemp`` makes it private)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
