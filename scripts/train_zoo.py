@@ -44,8 +44,9 @@ from pathlib import Path
 import torch
 
 from bench.data.task import get_task
-from bench.models.manifest import add_run, is_control
+from bench.models.manifest import add_run, control_id, is_control
 from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
+from bench.scoring.results import write_text_atomic
 
 #: Tasks in training order: the published architectures by cost per step, cheapest first;
 #: the six tasks whose published models did not length-generalize come last.
@@ -58,7 +59,7 @@ ORDER = (
     "d4", "majority", "count", "sort", "unique_bigram_copy", "d12",
     "tomita5", "tomita6", "addition", "tomita3", "parity", "repeat_copy",
 )
-CONTROL = "-noofs"
+CONTROL = control_id("")  # the suffix of a no-offsets control's id
 SEARCH_NAME = "search.json"
 
 
@@ -91,11 +92,7 @@ def load_search(runs: Path, task: str) -> dict:
 
 
 def save_search(runs: Path, record: dict) -> None:
-    path = runs / record["task"] / SEARCH_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1) + "\n")
-    tmp.replace(path)
+    write_text_atomic(runs / record["task"] / SEARCH_NAME, json.dumps(record, indent=1) + "\n")
 
 
 def run_point(point, base: Recipe, runs: Path, model_id: str) -> dict:
@@ -133,7 +130,7 @@ def train_task(task_name: str, runs: Path, args) -> None:
 
 def train_control(task_name: str, runs: Path, args) -> None:
     """The no-offsets run of the architecture the task's search has chosen so far."""
-    model_id = task_name + CONTROL
+    model_id = control_id(task_name)
     main = load_search(runs, task_name)
     record = load_search(runs, model_id)
     if not main["entries"] or record["entries"]:

@@ -48,8 +48,8 @@ def zoo_summary() -> str:
     good = [t for t in expected if t in main and min(main[t]["accuracy"].values()) >= 0.9]
     others = [t for t in task_names() if t in main and t not in expected and min(main[t]["accuracy"].values()) >= 0.9]
     published = [e["id"] for e in models if e["recipe"].get("published")]
-    controls = [e["id"] for e in models if e["role"] == "control"]
-    meeting = [c for c in controls if is_control(next(e for e in models if e["id"] == c)["accuracy"])]
+    controls = [e for e in models if e["role"] == "control"]
+    meeting = [e["id"] for e in controls if is_control(e["accuracy"])]
     code = lambda names: ", ".join(f"`{n}`" for n in names) or "none"  # noqa: E731
     return (
         f"Of the {len(expected)} tasks whose published model length-generalizes, {len(good)} have a main model here "
