@@ -28,7 +28,8 @@ never trained). It is a control when it meets :func:`bench.models.manifest.is_co
 with the search record in its manifest entry; ``land TASK-noofs`` adds the
 task's control: the no-offsets run when it meets :func:`bench.models.manifest.is_control`, else the
 first run of the search that does (another architecture or learning rate), as
-``TASK-control``.
+``TASK-control``. An entry ``<task>-control`` of :data:`ORDER` trains, where no run so far is a
+control, more grid points after the search's choice until one is (:func:`train_other_control`).
 The shipped submissions must then be regenerated
 (``scripts/make_baseline_submissions.sh``) in the same change.
 """
@@ -48,6 +49,8 @@ from bench.models.manifest import add_run, control_id, is_control
 from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
 from bench.scoring.results import write_text_atomic
 
+OTHER = "-control"  # the suffix of a control from another configuration of the search
+
 #: Tasks in training order: the published architectures by cost per step, cheapest first;
 #: the six tasks whose published models did not length-generalize come last.
 CHEAP = (
@@ -55,7 +58,7 @@ CHEAP = (
     "bin_majority", "ababstar", "012_0_2", "aaaastar", "unique_copy", "unique_reverse",
 )
 ORDER = (
-    *CHEAP, *(f"{task}-noofs" for task in CHEAP),
+    *CHEAP, *(f"{task}-noofs" for task in CHEAP), *(f"{task}{OTHER}" for task in CHEAP),
     "d4", "majority", "count", "sort", "unique_bigram_copy", "d12",
     "tomita5", "tomita6", "addition", "tomita3", "parity", "repeat_copy",
 )
@@ -141,6 +144,31 @@ def train_control(task_name: str, runs: Path, args) -> None:
     save_search(runs, record)
 
 
+def has_control(runs: Path, task_name: str) -> bool:
+    """Whether a run of the task (no offsets, or another configuration) already meets the control criterion."""
+    records = (load_search(runs, control_id(task_name)), load_search(runs, task_name), load_search(runs, task_name + OTHER))
+    return any(is_control(e["accuracy"]) for record in records for e in record["entries"])
+
+
+def train_other_control(task_name: str, runs: Path, args) -> None:
+    """Where neither the no-offsets run nor the search's runs are a control: up to
+    ``args.runs_per_task`` more grid points after the search's choice, in the published order,
+    until one meets the control criterion (another architecture, learning rate or dropout)."""
+    main = load_search(runs, task_name)
+    if not main["entries"] or has_control(runs, task_name):
+        return
+    model_id = task_name + OTHER
+    record = load_search(runs, model_id)
+    done = {e["label"] for e in main["entries"] + record["entries"]}
+    chosen = GridPoint.parse(best_entry(main)["label"])
+    for point in [p for p in grid_from(PUBLISHED_GRID, chosen) if p.label not in done][: args.runs_per_task]:
+        record["entries"].append(run_point(point, base_recipe(task_name, args), runs, model_id))
+        record["finished"] = is_control(record["entries"][-1]["accuracy"])
+        save_search(runs, record)
+        if record["finished"]:
+            return
+
+
 def best_entry(record: dict) -> dict:
     """The search's choice: best test_101_150, the first of equals (as ``bench.models.train.search``)."""
     return max(record["entries"], key=lambda e: e["accuracy"]["test_101_150"])
@@ -150,11 +178,13 @@ def cmd_train(args) -> None:
     runs = Path(args.runs)
     ids = args.only or ORDER
     for model_id in ids:
-        get_task(model_id.removesuffix(CONTROL))
+        get_task(model_id.removesuffix(CONTROL).removesuffix(OTHER))
     for n in range(args.passes):
         for model_id in ids:
             if model_id.endswith(CONTROL):
                 train_control(model_id.removesuffix(CONTROL), runs, args)
+            elif model_id.endswith(OTHER):
+                train_other_control(model_id.removesuffix(OTHER), runs, args)
             else:
                 train_task(model_id, runs, args)
         log(f"pass {n + 1} done")
@@ -177,7 +207,7 @@ def cmd_status(args) -> None:
 def cmd_land(args) -> None:
     runs = Path(args.runs)
     for model_id in args.ids:
-        task = model_id.removesuffix(CONTROL)
+        task = model_id.removesuffix(CONTROL).removesuffix(OTHER)
         record = load_search(runs, task)
         if not record["entries"]:
             raise SystemExit(f"{task}: nothing trained in {runs / task}")
@@ -185,16 +215,21 @@ def cmd_land(args) -> None:
         if model_id == task:
             add_run(runs / task / best_entry(record)["run_dir"], task, "main", search=search, log=log)
             continue
-        noofs = load_search(runs, model_id)["entries"]
+        noofs = load_search(runs, control_id(task))["entries"]
         if noofs and is_control(noofs[0]["accuracy"]):
             reason = "trained without position offsets, it learned lengths 0-50 but not the longer ones"
-            add_run(runs / model_id / noofs[0]["run_dir"], model_id, "control", log=log, control_reason=reason)
+            add_run(runs / control_id(task) / noofs[0]["run_dir"], control_id(task), "control", log=log,
+                    control_reason=reason)
             continue
-        other = [e for e in record["entries"] if is_control(e["accuracy"])]
+        extra = load_search(runs, task + OTHER)["entries"]
+        other = [(task, e) for e in record["entries"] if is_control(e["accuracy"])]
+        other += [(task + OTHER, e) for e in extra if is_control(e["accuracy"])]
         if not other:
             raise SystemExit(f"{model_id}: no run of {task} meets the control criterion ({is_control.__doc__})")
-        reason = f"another configuration of the published search ({other[0]['label']}): it learned lengths 0-50 but not the longer ones"
-        add_run(runs / task / other[0]["run_dir"], task + "-control", "control", search=search, log=log, control_reason=reason)
+        folder, entry = other[0]
+        search += [{k: v for k, v in e.items() if k not in ("label", "run_dir")} for e in extra]
+        reason = f"another configuration of the published search ({entry['label']}): it learned lengths 0-50 but not the longer ones"
+        add_run(runs / folder / entry["run_dir"], task + OTHER, "control", search=search, log=log, control_reason=reason)
 
 
 def main() -> None:
@@ -205,9 +240,9 @@ def main() -> None:
         p.set_defaults(fn=fn)
         p.add_argument("--runs", default="zoo_runs", help="folder of run folders (keep it outside the repository)")
         if name == "land":
-            p.add_argument("ids", nargs="+", help="TASK (main model) or TASK-noofs (control)")
+            p.add_argument("ids", nargs="+", help="TASK (main model), or TASK-noofs / TASK-control (its control)")
         else:
-            p.add_argument("--only", nargs="*", help="TASK or TASK-noofs (default: all of ORDER, in order)")
+            p.add_argument("--only", nargs="*", help="TASK, TASK-noofs or TASK-control (default: all of ORDER, in order)")
         if name == "train":
             p.add_argument("--seed", type=int, default=0)
             p.add_argument("--runs-per-task", type=int, default=1, help="grid points per task and pass")
