@@ -53,7 +53,7 @@ def test_a_converted_mlp_with_an_exact_fit_reproduces_the_program():
 def test_matching_reports_and_keeps_accuracy():
     W, g, C, batch = _token_mlp_graph()
     deadline = time.perf_counter() + 60
-    converted, report = match_mlps(W, g, C, "token", batch, deadline, threshold=0.0)
+    converted, report = match_mlps(W, g, C, "token", batch, deadline, accept=0.0)
     assert set(report) == {"mlp0", "mlp1"}
     assert g.mlps[0].out in converted  # threshold 0: the best candidate is always accepted when traceable
     specials = {"bos": W.vocab_size - 4, "sep": W.vocab_size - 3, "eos": W.vocab_size - 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from bench.baselines.decompile import executors as ex
 from bench.baselines.decompile.graph import Stage1Graph
 from bench.baselines.decompile.masks import UGSMaskSampler
 from bench.baselines.decompile.method import Config
-from bench.baselines.decompile.prune import Pool, train_masks
+from bench.baselines.decompile.prune import Pool, calibrate, train_masks
 
 torch.set_num_threads(1)
 
@@ -72,11 +73,12 @@ def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
     from bench.baselines.decompile.linear_ln import estimate_ln_var
     from bench.baselines.decompile.weights import extract_weights
 
-    cfg = Config(max_length=20, n_distinct=4, repeats=2)
+    cfg = Config(max_length=20, n_distinct=4, repeats=2, pool_size=64)
     model = tomita.ref.model
     W = extract_weights(model, torch.float32)
     g1 = Stage1Graph.full(W.n_layers, W.n_heads)
-    pool = Pool(tomita.view, model, cfg, n=64)
+    pool = Pool(tomita.view, model, cfg)
+    assert len(pool.data) == 64
     var = estimate_ln_var(model, [(pool.data.ids.numpy(), pool.data.pos.numpy())], 5, 4)
     C1 = ex.init_stage1(W, g1, var)
 
@@ -89,6 +91,26 @@ def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
     keep, C, _ = train_masks(forward, g1.n_edges, g1.dag(), C1, 10.0, 100, pool, cfg, deadline)
     assert int(keep.sum()) < g1.n_edges
     assert any(not torch.equal(C.log_var[k], C1.log_var[k]) for k in C1.log_var)  # sigma is trained
+
+    # the learning rates are the config's: at 0 the constants stay where they started
+    frozen = replace(cfg, lr_sigma=0.0, lr_a=0.0, lr_o=0.0)
+    _, C, _ = train_masks(forward, g1.n_edges, g1.dag(), C1, 1e-3, 10, pool, frozen, deadline)
+    for name in ("log_var", "o", "a"):
+        assert all(torch.equal(getattr(C, name)[k], getattr(C1, name)[k]) for k in getattr(C1, name))
+    C_cal, _ = calibrate(W, g1, C1, pool, replace(frozen, calib_steps=5), deadline)
+    assert all(torch.equal(C_cal.log_var[k], C1.log_var[k]) for k in C1.log_var)
+    C_cal, _ = calibrate(W, g1, C1, pool, replace(cfg, calib_steps=5), deadline)
+    assert any(not torch.equal(C_cal.log_var[k], C1.log_var[k]) for k in C1.log_var)
+
+
+def test_the_recorded_parameters_are_the_config_that_runs():
+    from bench.baselines.decompile import Decompile
+
+    method = Decompile(select_accept=0.5, lr_o=0.25)
+    params = method.parameters
+    assert params["select_accept"] == 0.5 and params["lr_o"] == 0.25 and params["mlp_fvu"] == 0.6
+    assert set(asdict(Config())) <= set(params)  # every field, nothing reported that is not a field but these:
+    assert set(params) - set(asdict(Config())) == {"lengths", "split_mlps", "stages", "dangling_removal"}
 
 
 @pytest.mark.slow

@@ -50,8 +50,10 @@ def _values(program, data, names, sizes: dict) -> dict[str, np.ndarray]:
     return {n: np.concatenate(v) for n, v in out.items()}
 
 
-def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9) -> tuple[dict, dict]:
-    """Convert MLPs to primitives where possible; returns (converted, report)."""
+def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9,
+               max_fvu: float = 0.6) -> tuple[dict, dict]:
+    """Convert MLPs to primitives where possible (a fit is tried below ``max_fvu``, the best accepted at
+    match ``accept``); returns (converted, report)."""
     converted: dict = {}
     report: dict = {}
     traceable = {v for v, var in enumerate(g.vars) if var.kind in ("tok", "pos")}
@@ -80,7 +82,7 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9
             X = vals[labels[u]]
             table = np.linalg.pinv(X) @ out
             fvu = float(((X @ table - out) ** 2).mean() / var_per_dim)
-            if fvu < 0.6:
+            if fvu < max_fvu:
                 trials.append((f"keep_one({g.vars[u].name})", u, table, fvu))
         best = None
         for label, u, table, fvu in trials:
@@ -89,7 +91,7 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, threshold: float = 0.9
             acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: (u, table)}), data)
             if best is None or acc > best[0]:
                 best = (acc, label, u, table, fvu)
-        if best is not None and best[0] >= threshold:
+        if best is not None and best[0] >= accept:
             converted[spec.out] = (best[2], best[3])
             traceable.add(spec.out)
             traceable |= {v for v, var in enumerate(g.vars) if var.kind == "attn" and var.value == spec.out}

@@ -68,14 +68,21 @@ class Config:
     steps1: int = 250
     steps2: int = 150
     steps3: int = 150
+    pool_size: int = 1024  # training sequences, sampled once (baselines/decompile/prune.py: Pool)
     n_distinct: int = 8  # distinct sequences per training batch
     repeats: int = 6  # each repeated with independent masks (the paper: 10 x 12)
     theta0: float = 8.0
     lr_mask: float = 0.1
-    lr_sigma: float = 0.1
-    lr_a: float = 0.002
-    lr_o: float = 1e-4
+    mask_betas: tuple = (0.9, 0.995)
+    mask_grad_clip: float = 5.0
+    lr_sigma: float = 0.1  # the LayerNorm scales (log sigma^2)
+    lr_a: float = 0.002  # the ablation constants a and the query-bias constants c
+    lr_o: float = 1e-4  # the pre-LayerNorm constants o
     match_primitives: bool = True
+    select_accept: float = 0.96  # a primitive replaces a term when match stays >= select_accept * acc0
+    select_keep: float = 0.95  # the greedy result is kept when its match is >= select_keep * acc0
+    mlp_accept: float = 0.9  # an MLP replacement is accepted at this match accuracy (absolute)
+    mlp_fvu: float = 0.6  # a keep_one fit is tried when its fraction of variance unexplained is below this
     match_size: int = 384  # sequences per primitive trial (the paper: 1,200 fresh)
     match_budget_s: float = 60.0  # extra CPU seconds allowed for matching after the pruning budget
     time_budget_s: float = 360.0  # CPU seconds of pruning (baselines/decompile/clock.py)
@@ -96,12 +103,12 @@ class Decompile:
 
     @property
     def parameters(self) -> dict:
+        """Every field of :class:`Config` (the figures that ran), plus what is fixed in the code's structure."""
         out = asdict(self.config)
         out["lengths"] = [0, self.config.max_length]
         out["split_mlps"] = False
         out["stages"] = ["stage1 edges", "stage2 paths", "stage3 qk terms", "mlp matching", "select matching"]
-        out["thresholds"] = {"select_accept": 0.96, "select_keep": 0.95, "mlp_accept": 0.9, "mlp_fvu": 0.6,
-                             "mask_init": self.config.theta0, "dangling_removal": "stages 1-2"}
+        out["dangling_removal"] = "stages 1-2"
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def _weights(self, model, task, dtype):
@@ -138,9 +145,11 @@ class Decompile:
             specials = {"bos": task.vocab.bos, "sep": task.vocab.sep, "eos": task.vocab.eos}
             match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
             deadline = max(cpu_seconds(), start + cfg.time_budget_s) + cfg.match_budget_s
-            converted, report["mlp_matching"] = match_mlps(W64, g, C64, task.kind, match_set, deadline)
-            overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials,
-                                                                deadline, converted=converted)
+            converted, report["mlp_matching"] = match_mlps(W64, g, C64, task.kind, match_set, deadline,
+                                                           accept=cfg.mlp_accept, max_fvu=cfg.mlp_fvu)
+            overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials, deadline,
+                                                                accept=cfg.select_accept, keep=cfg.select_keep,
+                                                                converted=converted)
         program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
                                 converted=converted, share_aggregates=True)
         report["seconds"] = time.perf_counter() - wall_start

@@ -34,7 +34,9 @@ from .data import DataBatch, chunked_match_accuracy, distill_loss, sample
 from .graph import Stage1Graph, apply_stage3_mask
 from .masks import UGSMaskSampler
 
-LR = {"log_var": 0.1, "a": 0.002, "c": 0.002, "o": 1e-4}
+def learning_rates(cfg) -> dict[str, float]:
+    """The learning rate of each group of constants (:class:`~.consts.Consts`), from the config."""
+    return {"log_var": cfg.lr_sigma, "a": cfg.lr_a, "c": cfg.lr_a, "o": cfg.lr_o}
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,8 @@ class RunResult:
 class Pool:
     """Training sequences sampled once, served as repeated mini-batches."""
 
-    def __init__(self, task, model, cfg, n: int = 1024):
-        self.data = sample(task, model, n, 0, cfg.max_length, offsets=cfg.offsets)
+    def __init__(self, task, model, cfg):
+        self.data = sample(task, model, cfg.pool_size, 0, cfg.max_length, offsets=cfg.offsets)
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.cfg = cfg
 
@@ -68,10 +70,11 @@ def train_masks(forward, n_edges: int, dag, consts: Consts, lam: float, steps: i
     dtype = next(iter(consts.log_var.values())).dtype
     sampler = UGSMaskSampler(n_edges, cfg.theta0, dtype)
     C = consts.trainable()
-    groups = [{"params": [sampler.theta], "lr": cfg.lr_mask, "betas": (0.9, 0.995)}]
+    groups = [{"params": [sampler.theta], "lr": cfg.lr_mask, "betas": tuple(cfg.mask_betas)}]
+    rates = learning_rates(cfg)
     for name, tensors in C.groups().items():
         if tensors:
-            groups.append({"params": tensors, "lr": LR[name]})
+            groups.append({"params": tensors, "lr": rates[name]})
     opt = torch.optim.AdamW(groups, weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     step, limit = 0, steps
@@ -83,7 +86,7 @@ def train_masks(forward, n_edges: int, dag, consts: Consts, lam: float, steps: i
         loss = distill_loss(forward(C, batch, m), batch) + lam * sampler.penalty()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([sampler.theta], 5.0)
+        torch.nn.utils.clip_grad_norm_([sampler.theta], cfg.mask_grad_clip)
         opt.step()
         step += 1
         if step % 50 == 0:
@@ -107,8 +110,8 @@ def calibrate(W, g1: Stage1Graph, C1: Consts, pool: Pool, cfg, deadline: float) 
     """
     torch.manual_seed(cfg.seed)
     C = C1.trainable(("log_var", "o"))
-    opt = torch.optim.AdamW([{"params": list(C.log_var.values()), "lr": LR["log_var"]},
-                             {"params": list(C.o.values()), "lr": LR["o"]}], weight_decay=0.0)
+    opt = torch.optim.AdamW([{"params": list(C.log_var.values()), "lr": cfg.lr_sigma},
+                             {"params": list(C.o.values()), "lr": cfg.lr_o}], weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     n = cfg.n_distinct * cfg.repeats
     step = 0
