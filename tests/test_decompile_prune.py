@@ -164,3 +164,56 @@ def test_choose_prefers_the_smallest_graph_on_target_else_the_most_accurate():
     assert choose([run(30, 0.99), run(5, 0.91), run(5, 0.95)], 0.9).acc == 0.95
     below = [run(30, 0.02), run(11, 0.08), run(2, 0.0), run(0, 0.5, graph=None)]
     assert choose(below, 0.9).n_edges == 11  # none on target: the most faithful, not the smallest
+
+
+def test_deep_graphs_are_not_expanded_and_a_direct_graph_always_exists():
+    """A 4-layer, 4-head model's un-pruned graph has about 1,400 paths: it is measured as a stage-1 graph
+    (the same logits as its path expansion) and never expanded; the embeddings-to-logits graph is the fallback."""
+    from bench.baselines.decompile.data import chunked_match_accuracy, sample
+    from bench.baselines.decompile.graph import path_graph_from_stage1
+    from bench.baselines.decompile.linear_ln import estimate_ln_var
+    from bench.baselines.decompile.prune import direct_graph, expand, stage1_accuracy, unpruned
+    from bench.baselines.decompile.weights import extract_weights
+    from bench.models.config import GPT2Config
+    from bench.models.model import GPT2
+
+    keep_all = torch.ones(Stage1Graph.full(4, 4).n_edges, dtype=torch.bool)
+    assert len(path_graph_from_stage1(Stage1Graph.full(4, 4), keep_all).vars) > 1000
+
+    task = _Task().view
+    torch.manual_seed(0)
+    model = GPT2(GPT2Config(vocab_size=task.vocab_size, n_positions=task.n_positions, n_embd=16, n_layer=2, n_head=2)).eval()
+    W = extract_weights(model, torch.float64)
+    g1 = Stage1Graph.full(2, 2)
+    batch = sample(task, model, 32, 0, 20)
+    C1 = ex.init_stage1(W, g1, estimate_ln_var(model, [(batch.ids.numpy(), batch.pos.numpy())], 5, 4))
+    eval_set = sample(task, model, 64, 0, 20)
+    keep = torch.ones(g1.n_edges, dtype=torch.bool)
+    n_paths = len(path_graph_from_stage1(g1, keep).vars)
+    assert expand(W, g1, C1, keep, Config(max_paths=n_paths - 1)) is None
+    full = expand(W, g1, C1, keep, Config(max_paths=n_paths))
+    assert full is not None
+    # the two ways of running the un-pruned graph agree (every conversion is exact), so the accuracy is the same
+    with torch.no_grad():
+        b = eval_set.select(torch.arange(16))
+        assert torch.allclose(ex.forward_paths(W, *full, b.ids, b.pos), ex.forward_stage1(W, g1, C1, b.ids, b.pos),
+                              atol=1e-9)
+    assert unpruned(W, g1, C1, eval_set, Config(max_paths=1)) == (None, stage1_accuracy(W, g1, C1, None, eval_set))
+    g, C = direct_graph(W, g1, C1)
+    assert not g.heads and not g.mlps and {v.kind for v in g.vars} == {"tok", "pos"}
+    assert 0.0 <= chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set) <= 1.0
+
+
+@pytest.mark.slow
+def test_a_model_with_too_many_paths_falls_back_to_a_valid_scored_program(tomita):
+    from bench.baselines.decompile import Decompile
+    from bench.program import Program
+
+    method = Decompile(max_paths=1, max_length=30, steps1=30, lambdas1=(1e-4,), eval_size=128, match_size=64,
+                       time_budget_s=60)
+    program = method.extract(tomita.ref.model, tomita.view)
+    assert method.last_report["fallback"].startswith("every stage-1 graph kept more than 1 paths")
+    assert all(r.get("too_large") for r in method.last_report["runs"])
+    notes = Program.from_json(program.to_json()).notes
+    assert "too many paths" in notes and "fallback: every stage-1 graph" in notes
+    assert program.n_ops <= 3  # the token and position tables read out

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from bench.program import Program
+from bench.program import Program, ProgramError
 from bench.scoring.methods import register_method
 
 from . import executors as ex
@@ -46,7 +46,7 @@ from .linear_ln import estimate_ln_var
 from .match_mlp import match_mlps
 from .match_select import greedy_match
 from .notes import report_notes
-from .prune import run_pipeline
+from .prune import direct_graph, run_pipeline, unpruned
 from .render import build_program
 from .weights import extract_weights, with_pos0_readout
 
@@ -68,6 +68,7 @@ class Config:
     steps1: int = 250
     steps2: int = 150
     steps3: int = 150
+    max_paths: int = 256  # a stage-1 graph with more paths is never expanded (deep models: see prune.expand)
     pool_size: int = 1024  # training sequences, sampled once (baselines/decompile/prune.py: Pool)
     n_distinct: int = 8  # distinct sequences per training batch
     repeats: int = 6  # each repeated with independent masks (the paper: 10 x 12)
@@ -129,16 +130,41 @@ class Decompile:
         eval_set = sample(task, model, cfg.eval_size, 0, cfg.max_length, offsets=cfg.offsets)
         g1 = Stage1Graph.full(W.n_layers, W.n_heads)
         C1 = ex.init_stage1(W, g1, ln_var)
-        keep_all = torch.ones(g1.n_edges, dtype=torch.bool)
-        g, C = ex.paths_from_stage1(W, g1, C1, keep_all)
-        acc = chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set)
+        chosen, acc = unpruned(W, g1, C1, eval_set, cfg)
         report = {"unpruned_linear_acc": acc, "stage": "unpruned"}
-        chosen = (g, C)
         if cfg.prune:
             chosen, pipeline_report = run_pipeline(W, g1, C1, task, model, eval_set, cfg, start)
             report.update(pipeline_report)
-        g, C = chosen
         W64 = self._weights(model, task, torch.float64)  # the program is rendered from float64 weights
+        program = self._program(W64, task, chosen, direct_graph(W, g1, C1), eval_set, start, report)
+        report["seconds"] = time.perf_counter() - wall_start
+        report["cpu_seconds"] = cpu_seconds() - start
+        report["n_ops"] = program.n_ops
+        self.last_report = report
+        notes = report_notes(report, cfg.max_length, cfg.eval_size, cfg.target_acc)
+        return Program(program.output, vocab_size=program.vocab_size, kind=program.kind,
+                       n_positions=program.n_positions, name=program.name, notes=notes)
+
+    def _program(self, W64, task, chosen, fallback, eval_set, start: float, report: dict):
+        """The chosen graph, matched and rendered; where there is none (every graph had too many paths)
+        or it does not fit the language's limits, the direct graph (``prune.direct_graph``): a valid
+        program, scored like any other, with the reason in ``report["fallback"]``."""
+        name = f"decompile_{task.name}"
+        if chosen is None:
+            report["fallback"] = f"every stage-1 graph kept more than {self.config.max_paths} paths"
+        else:
+            try:
+                return self._match_and_render(W64, task, *chosen, eval_set, start, report)
+            except ProgramError as err:
+                report["fallback"] = f"the chosen graph does not fit the program language ({err})"
+                report.pop("mlp_matching", None)
+                report.pop("select_matching", None)
+        g, C = fallback
+        return build_program(W64, g, C.to(torch.float64), task.kind, name=name, share_aggregates=True)
+
+    def _match_and_render(self, W64, task, g, C, eval_set, start: float, report: dict):
+        """Primitive matching (MLPs, then attention and logits, within the CPU budget), then the program."""
+        cfg = self.config
         C64 = C.to(torch.float64)
         overrides, converted = {}, {}
         if cfg.match_primitives and g.is_stage3:
@@ -150,15 +176,8 @@ class Decompile:
             overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials, deadline,
                                                                 accept=cfg.select_accept, keep=cfg.select_keep,
                                                                 converted=converted)
-        program = build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
-                                converted=converted, share_aggregates=True)
-        report["seconds"] = time.perf_counter() - wall_start
-        report["cpu_seconds"] = cpu_seconds() - start
-        report["n_ops"] = program.n_ops
-        self.last_report = report
-        notes = report_notes(report, cfg.max_length, cfg.eval_size, cfg.target_acc)
-        return Program(program.output, vocab_size=program.vocab_size, kind=program.kind,
-                       n_positions=program.n_positions, name=program.name, notes=notes)
+        return build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
+                             converted=converted, share_aggregates=True)
 
 
 @register_method()

@@ -11,7 +11,8 @@ from __future__ import annotations
 def _runs(report: dict, stage: int) -> str:
     runs = [r for r in report.get("runs", []) if r["stage"] == stage]
     unit = "terms" if stage == 3 else "edges"
-    return "; ".join(f"lambda {r['lambda']:.0e}: {r['edges']} {unit} {r['acc']:.3f} ({r['steps']} steps)" for r in runs) or "none"
+    return "; ".join(f"lambda {r['lambda']:.0e}: {r['edges']} {unit} {r['acc']:.3f} ({r['steps']} steps"
+                     + (", too many paths)" if r.get("too_large") else ")") for r in runs) or "none"
 
 
 def _mlps(report: dict) -> list[str]:
@@ -49,14 +50,18 @@ def report_notes(report: dict, max_length: int, eval_size: int, target_acc: floa
            + (")" if cal["acc_after"] >= cal["acc_before"] else ", not kept)") if cal else "")
         + ("" if linear >= target_acc else f" (< {target_acc}: LLN-A does not hold here)"),
     ]
-    if "stage1" in report:
-        for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):
-            chosen = report[key]
+    for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):
+        if key not in report and not any(r["stage"] == stage for r in report.get("runs", [])):
+            continue
+        lines.append(f"stage {stage} runs: {_runs(report, stage)}")
+        chosen = report.get(key)
+        if chosen:
             size = chosen.get("edges", chosen.get("terms"))
             lam = f"lambda {chosen['lambda']:.0e}" if chosen["lambda"] else "no pruning kept"
-            lines.append(f"stage {stage} runs: {_runs(report, stage)}")
             lines.append(f"stage {stage} chosen: {lam}, {size} {'terms' if stage == 3 else 'edges'}, "
                          f"match {chosen['acc']:.3f}")
     lines += _mlps(report) + _selects(report)
+    if "fallback" in report:
+        lines.append(f"fallback: {report['fallback']}; the program is the embeddings-to-logits graph alone")
     lines.append(f"{report.get('cpu_seconds', 0):.0f} CPU seconds, {report.get('seconds', 0):.0f} s wall")
     return "\n".join(line.encode("ascii", "replace").decode() for line in lines)

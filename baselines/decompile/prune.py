@@ -31,7 +31,7 @@ from . import executors as ex
 from .clock import cpu_seconds
 from .consts import Consts
 from .data import DataBatch, chunked_match_accuracy, distill_loss, sample
-from .graph import Stage1Graph, apply_stage3_mask
+from .graph import Stage1Graph, apply_stage3_mask, path_graph_from_stage1
 from .masks import UGSMaskSampler
 
 def learning_rates(cfg) -> dict[str, float]:
@@ -45,9 +45,10 @@ class RunResult:
     lam: float
     n_edges: int
     acc: float
-    graph: object  # (PathGraph, Consts) of the kept graph; None when the run kept no edge
+    graph: object  # (PathGraph, Consts) of the kept graph; None when the run kept no edge (or too many paths)
     consts: Consts
     steps: int
+    too_large: bool = False  # kept more paths than Config.max_paths: measured, never chosen
 
 
 class Pool:
@@ -129,6 +130,34 @@ def _evaluate(W, g, C, eval_set) -> float:
     return chunked_match_accuracy(lambda b: ex.forward_paths(W, g, C, b.ids, b.pos), eval_set)
 
 
+def expand(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor, cfg):
+    """The path graph of a stage-1 mask and its exact constants (:func:`executors.paths_from_stage1`), or
+    None when it has more than ``cfg.max_paths`` variables: deep models' un-pruned graphs multiply paths
+    (a 4-layer, 4-head model has about 1,400), too many to run, or to render within the language's limits."""
+    if len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths:
+        return None
+    return ex.paths_from_stage1(W, g1, C1, keep)
+
+
+def stage1_accuracy(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor | None, eval_set) -> float:
+    """Match accuracy of a hard stage-1 mask (None: every edge) run as a stage-1 graph (no path expansion)."""
+    mask = None if keep is None else keep.to(C1.o[("lm",)].dtype)[None]
+    return chunked_match_accuracy(lambda b: ex.forward_stage1(W, g1, C1, b.ids, b.pos, mask=mask), eval_set)
+
+
+def unpruned(W, g1: Stage1Graph, C1: Consts, eval_set, cfg):
+    """The graph with every edge on (None when it has too many paths, :func:`expand`) and its match accuracy."""
+    full = expand(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool), cfg)
+    return full, (_evaluate(W, *full, eval_set) if full else stage1_accuracy(W, g1, C1, None, eval_set))
+
+
+def direct_graph(W, g1: Stage1Graph, C1: Consts):
+    """The embeddings straight to the logits (no head, no MLP): the graph a program falls back to when
+    no pruned graph can be rendered (it always can: a token table and a position table)."""
+    keep = torch.tensor([t == ("lm",) and s[0] in ("wte", "wpe") for s, t in g1.edges])
+    return ex.paths_from_stage1(W, g1, C1, keep)
+
+
 @dataclass(frozen=True)
 class Stage:
     """One pruning stage as data: what its masks gate, and how a kept set of them becomes a graph."""
@@ -140,6 +169,8 @@ class Stage:
     forward: Callable  # (consts, batch, mask) -> logits of the masked graph
     fold: Callable  # (keep, trained consts) -> (graph, consts) to evaluate, or None for a run that kept nothing
     log_empty: bool = False  # record a run that kept nothing (stage 1 does; its report lists every λ)
+    too_large: Callable | None = None  # (keep) -> whether the kept graph has too many paths to fold
+    measure: Callable | None = None  # (keep, trained consts) -> match accuracy of a run too large to fold
 
 
 def run_stage(stage: Stage, W, start: Consts, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
@@ -150,6 +181,10 @@ def run_stage(stage: Stage, W, start: Consts, lams, pool, eval_set, cfg, deadlin
             break
         keep, trained, steps = train_masks(stage.forward, stage.n_edges, stage.dag, start, lam, stage.steps, pool, cfg,
                                            deadline)
+        if stage.too_large is not None and bool(keep.any()) and stage.too_large(keep):
+            acc = stage.measure(keep, trained)
+            results.append(RunResult(stage.number, lam, int(keep.sum()), acc, None, trained, steps, too_large=True))
+            continue
         folded = stage.fold(keep, trained)
         if folded is None:
             if stage.log_empty:
@@ -160,13 +195,16 @@ def run_stage(stage: Stage, W, start: Consts, lams, pool, eval_set, cfg, deadlin
     return results
 
 
-def stage1(W, g1: Stage1Graph, cfg) -> Stage:
-    """Edges between the model's components (docs/decompile.md §3.1)."""
+def stage1(W, g1: Stage1Graph, cfg, eval_set) -> Stage:
+    """Edges between the model's components (docs/decompile.md §3.1); a run that keeps more than
+    ``cfg.max_paths`` paths is measured as a stage-1 graph and never chosen."""
     return Stage(
         1, g1.n_edges, g1.dag(), cfg.steps1,
         forward=lambda C, batch, m: ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m),
         fold=lambda keep, C: ex.paths_from_stage1(W, g1, C, keep) if bool(keep.any()) else None,
         log_empty=True,
+        too_large=lambda keep: len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths,
+        measure=lambda keep, C: stage1_accuracy(W, g1, C, keep, eval_set),
     )
 
 
@@ -188,40 +226,42 @@ def stage3(W, g3, cfg) -> Stage:
     )
 
 
-def choose(results: list[RunResult], target: float) -> RunResult:
+def choose(results: list[RunResult], target: float) -> RunResult | None:
     """The run with the fewest edges that reaches ``target`` (ties: higher accuracy); when none does, the
-    most accurate one (ties: fewer edges). ``results`` includes the previous stage's graph, so there is one."""
+    most accurate one (ties: fewer edges). ``results`` includes the previous stage's graph, so there is one,
+    except in stage 1 when the un-pruned graph and every run have too many paths (None)."""
     runs = [r for r in results if r.graph is not None]
     ok = [r for r in runs if r.acc >= target]
     if ok:
         return min(ok, key=lambda r: (r.n_edges, -r.acc))
-    return max(runs, key=lambda r: (r.acc, -r.n_edges))
+    return max(runs, key=lambda r: (r.acc, -r.n_edges)) if runs else None
 
 
 def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, start: float):
-    """Stages 1-3; returns ((PathGraph in stage-3 form, Consts), report)."""
+    """Stages 1-3; returns ((PathGraph in stage-3 form, Consts), report), or (None, report) when every
+    stage-1 graph, the un-pruned one included, has more than ``cfg.max_paths`` paths."""
     deadline = start + cfg.time_budget_s
     pool = Pool(task, model, cfg)
     report: dict = {"runs": []}
-    keep_all = torch.ones(g1.n_edges, dtype=torch.bool)
-    g_full, C_full = ex.paths_from_stage1(W, g1, C1, keep_all)
-    acc_full = _evaluate(W, g_full, C_full, eval_set)
+    full, acc_full = unpruned(W, g1, C1, eval_set, cfg)
     if cfg.calib_steps:
         C_cal, steps = calibrate(W, g1, C1, pool, cfg, deadline)
-        g_cal, C_cal_paths = ex.paths_from_stage1(W, g1, C_cal, keep_all)
-        acc_cal = _evaluate(W, g_cal, C_cal_paths, eval_set)
+        full_cal, acc_cal = unpruned(W, g1, C_cal, eval_set, cfg)
         report["calibration"] = {"steps": steps, "acc_before": acc_full, "acc_after": acc_cal}
         if acc_cal >= acc_full:  # every stage-1 run starts from the calibrated constants
-            C1, C_full, acc_full = C_cal, C_cal_paths, acc_cal
-    base = RunResult(1, 0.0, g1.n_edges, acc_full, (g_full, C_full), C1, 0)
+            C1, full, acc_full = C_cal, full_cal, acc_cal
+    base = RunResult(1, 0.0, g1.n_edges, acc_full, full, C1, 0, too_large=full is None)
 
     def log(results):
         report["runs"] += [{"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4),
-                            "steps": r.steps} for r in results]
+                            "steps": r.steps, **({"too_large": True} if r.too_large else {})} for r in results]
 
-    r1 = run_stage(stage1(W, g1, cfg), W, C1, cfg.lambdas1, pool, eval_set, cfg, deadline)
+    r1 = run_stage(stage1(W, g1, cfg, eval_set), W, C1, cfg.lambdas1, pool, eval_set, cfg, deadline)
     log(r1)
     best1 = choose(r1 + [base], cfg.target_acc)
+    if best1 is None:
+        report["stage"] = "stage1"
+        return None, report
     g, C = best1.graph
     report["stage1"] = {"lambda": best1.lam, "edges": best1.n_edges, "acc": best1.acc}
     lams = [best1.lam * f for f in cfg.lambdas23_factors] if best1.lam > 0 else [cfg.lambdas1[0]]
