@@ -127,12 +127,27 @@ def _weighted_counts(weights: np.ndarray, values: np.ndarray, size: int) -> np.n
     return counts.reshape(B, T, size)
 
 
+#: Query blocks of the softmax: block r only computes keys below its end (9/16 of the work for 8 blocks).
+SOFTMAX_BLOCKS = 8
+
+
 def softmax(scores: np.ndarray, causal: np.ndarray) -> np.ndarray:
-    """Causal softmax over keys: exp by :func:`.detmath.exp_np`, denominators summed in key order."""
-    top = np.where(causal, scores, -np.inf).max(-1, keepdims=True)
-    shifted = np.where(causal, scores - top, 2.0 * detmath.EXP_LOW)  # exp(...) == 0 above the diagonal
-    powers = detmath.exp_np(shifted)
-    return powers / np.cumsum(powers, axis=-1)[..., -1:]
+    """Causal softmax over keys: exp by :func:`.detmath.exp_np`, denominators summed in key order.
+
+    ``causal`` is the (T, T) lower triangle. Query rows are done in blocks that stop at the block's
+    last key: what is skipped is exactly 0 (exp far below its range) and adds +0.0 to the sums, so
+    the bits are those of the whole (B, T, T) computation.
+    """
+    T = scores.shape[-1]
+    out = np.zeros(scores.shape)
+    edges = [T * r // SOFTMAX_BLOCKS for r in range(SOFTMAX_BLOCKS + 1)] if T >= 2 * SOFTMAX_BLOCKS else [0, T]
+    for start, stop in zip(edges[:-1], edges[1:]):
+        block, seen = scores[..., start:stop, :stop], causal[start:stop, :stop]
+        top = np.where(seen, block, -np.inf).max(-1, keepdims=True)
+        shifted = np.where(seen, block - top, 2.0 * detmath.EXP_LOW)  # exp(...) == 0 above the diagonal
+        powers = detmath.exp_np(shifted)
+        out[..., start:stop, :stop] = powers / np.cumsum(powers, axis=-1)[..., -1:]
+    return out
 
 
 def soft_scores(parts: list[tuple], shape: tuple[int, int]) -> np.ndarray:
