@@ -127,8 +127,14 @@ def _weighted_counts(weights: np.ndarray, values: np.ndarray, size: int) -> np.n
     return counts.reshape(B, T, size)
 
 
-#: Query blocks of the softmax: block r only computes keys below its end (9/16 of the work for 8 blocks).
+#: Query blocks of soft selectors: block r only computes keys below its end (9/16 of the work for 8 blocks).
 SOFTMAX_BLOCKS = 8
+
+
+def query_blocks(T: int) -> list[tuple[int, int]]:
+    """(start, stop) of the query blocks of a (T, T) soft selector; block rows only see keys below ``stop``."""
+    edges = [T * r // SOFTMAX_BLOCKS for r in range(SOFTMAX_BLOCKS + 1)] if T >= 2 * SOFTMAX_BLOCKS else [0, T]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 def softmax(scores: np.ndarray, causal: np.ndarray) -> np.ndarray:
@@ -138,10 +144,8 @@ def softmax(scores: np.ndarray, causal: np.ndarray) -> np.ndarray:
     last key: what is skipped is exactly 0 (exp far below its range) and adds +0.0 to the sums, so
     the bits are those of the whole (B, T, T) computation.
     """
-    T = scores.shape[-1]
     out = np.zeros(scores.shape)
-    edges = [T * r // SOFTMAX_BLOCKS for r in range(SOFTMAX_BLOCKS + 1)] if T >= 2 * SOFTMAX_BLOCKS else [0, T]
-    for start, stop in zip(edges[:-1], edges[1:]):
+    for start, stop in query_blocks(scores.shape[-1]):
         block, seen = scores[..., start:stop, :stop], causal[start:stop, :stop]
         top = np.where(seen, block, -np.inf).max(-1, keepdims=True)
         shifted = np.where(seen, block - top, 2.0 * detmath.EXP_LOW)  # exp(...) == 0 above the diagonal
@@ -151,7 +155,8 @@ def softmax(scores: np.ndarray, causal: np.ndarray) -> np.ndarray:
 
 
 def soft_scores(parts: list[tuple], shape: tuple[int, int]) -> np.ndarray:
-    """Summed scores (B, T, T) of a soft selector's terms (only j <= i is meaningful).
+    """Summed scores (B, T, T) of a soft selector's terms (only j <= i is meaningful, and only the
+    blocks of :func:`query_blocks` are computed).
 
     ``parts``: per term ``(table, q, k, q_kind, k_kind, q_id, k_id)``, ``q``/``q_kind`` None for a
     key-only term, the ids telling the variables apart. Each term's query side gives per query one
@@ -169,9 +174,11 @@ def soft_scores(parts: list[tuple], shape: tuple[int, int]) -> np.ndarray:
     groups: dict = {}
     for n, (table, q, k, q_kind, k_kind, q_id, k_id) in enumerate(parts):
         row = table if q is None else table[q] if q_kind == "cat" else products[n]
-        if k_kind == "cat":
+        if k_kind == "cat":  # gathered block by block (the softmax reads nothing above the diagonal)
             rows = np.broadcast_to(row, (B, T, row.shape[-1]))
-            scores += np.take_along_axis(rows, np.broadcast_to(k[:, None, :], (B, T, T)), axis=2)
+            for start, stop in query_blocks(T):
+                keys = np.broadcast_to(k[:, None, :stop], (B, stop - start, stop))
+                scores[:, start:stop, :stop] += np.take_along_axis(rows[:, start:stop], keys, axis=2)
         else:
             rows = groups[k_id][0] if k_id in groups else None
             groups[k_id] = (row if rows is None else rows + row, k)
