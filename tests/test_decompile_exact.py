@@ -17,6 +17,7 @@ import bench.program as rasp
 from bench.baselines.decompile import executors as ex
 from bench.baselines.decompile.data import DataBatch, match_accuracy, model_logits
 from bench.baselines.decompile.graph import Stage1Graph
+from bench.baselines.decompile.match_mlp import Conversion
 from bench.baselines.decompile.linear_ln import estimate_ln_var
 from bench.baselines.decompile.render import build_program
 from bench.baselines.decompile.weights import extract_weights
@@ -178,7 +179,7 @@ def test_sharing_aggregates_of_aliased_values_changes_nothing_but_size(setup):
     tok = next(v for v, x in enumerate(g.vars) if x.kind == "tok")
     mlp0 = next(m for m in g.mlps if m.layer == 0)
     table = np.random.default_rng(0).normal(size=(W.vocab_size, W.d))
-    converted = {mlp0.out: (tok, table)}
+    converted = {mlp0.out: Conversion(tok, table)}
     separate = build_program(W, g, C, "token", converted=converted)
     shared = build_program(W, g, C, "token", converted=converted, share_aggregates=True)
     assert shared.n_ops < separate.n_ops

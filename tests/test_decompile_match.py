@@ -11,7 +11,7 @@ import bench.program as rasp
 from bench.baselines.decompile import executors as ex
 from bench.baselines.decompile.graph import Stage1Graph
 from bench.baselines.decompile.linear_ln import estimate_ln_var
-from bench.baselines.decompile.match_mlp import match_mlps
+from bench.baselines.decompile.match_mlp import Conversion, match_mlps
 from bench.baselines.decompile.match_select import greedy_match, program_accuracy
 from bench.baselines.decompile.render import build_program
 from bench.baselines.decompile.weights import extract_weights
@@ -44,7 +44,7 @@ def test_a_converted_mlp_with_an_exact_fit_reproduces_the_program():
     X = (batch.ids.numpy()[..., None] == np.arange(W.vocab_size)).reshape(-1, W.vocab_size).astype(float)
     out = values["mlp0"].reshape(-1, W.d)
     table = np.linalg.pinv(X) @ out  # exact: the output is a function of the token
-    converted = build_program(W, g, C, "token", converted={spec.out: (spec.inputs[0], table)})
+    converted = build_program(W, g, C, "token", converted={spec.out: Conversion(spec.inputs[0], table)})
     assert "mlp0" not in rasp.evaluate(converted, batch.ids.numpy())
     assert converted.n_ops < program.n_ops
     assert np.abs(rasp.evaluate(converted, batch.ids.numpy())["logits"] - values["logits"]).max() < 1e-6
@@ -61,3 +61,29 @@ def test_matching_reports_and_keeps_accuracy():
     program = build_program(W, g, C, "token", overrides=overrides, converted=converted)
     acc = program_accuracy(program, batch)
     assert rep["kept"] is False or acc >= 0.95 * rep["acc0"] - 1e-9
+
+
+def test_an_input_primitive_replaces_an_mlp_by_the_primitive_of_one_aggregate():
+    """``harden(a00_wte) @ table`` in place of MLP 1: the program computes the primitive of the aggregate."""
+    W, g, C, batch = _token_mlp_graph()
+    spec = next(m for m in g.mlps if m.layer == 1)
+    u = next(u for u in spec.inputs if g.vars[u].name == "a00_wte")
+    table = np.random.default_rng(0).normal(size=(W.vocab_size, W.d))
+    program = build_program(W, g, C, "token", converted={spec.out: Conversion(u, table, ("harden", {}))})
+    values = rasp.evaluate(program, batch.ids.numpy())
+    assert "mlp1" not in values and "mlp1_in" not in values
+    dist = values["a00_wte"]
+    assert np.array_equal(values["mlp1_p"], (dist.argmax(-1)[..., None] == np.arange(W.vocab_size)).astype(float))
+
+
+def test_the_mlp_library_decides_which_primitives_are_tried():
+    W, g, C, batch = _token_mlp_graph()
+    deadline = time.perf_counter() + 120
+    _, plain = match_mlps(W, g, C, "token", batch, deadline, accept=1.1, max_fvu=10.0)
+    _, wide = match_mlps(W, g, C, "token", batch, deadline, accept=1.1, max_fvu=10.0,
+                         library=("erase", "keep_one", "harden", "sharpen3"))
+    # accept > 1: nothing is accepted, and each report names the best candidate tried
+    assert plain["mlp0"]["kept_neural"] and wide["mlp0"]["kept_neural"]
+    tried = {"erase", "keep_one", "harden", "sharpen3"}
+    assert plain["mlp0"]["best"][0].split("(")[0] in {"erase", "keep_one"}
+    assert wide["mlp1"]["best"][0].split("(")[0] in tried

@@ -27,6 +27,8 @@ superset, so the fit is stricter).
 from __future__ import annotations
 
 
+from typing import NamedTuple
+
 import numpy as np
 
 import bench.program as rasp
@@ -50,10 +52,57 @@ def _values(program, data, names, sizes: dict) -> dict[str, np.ndarray]:
     return {n: np.concatenate(v) for n, v in out.items()}
 
 
-def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9,
-               max_fvu: float = 0.6) -> tuple[dict, dict]:
-    """Convert MLPs to primitives where possible (a fit is tried below ``max_fvu``, the best accepted at
-    match ``accept``); returns (converted, report)."""
+class Conversion(NamedTuple):
+    """An MLP replaced by a primitive: its output is ``primitive(X_src) @ table`` (``primitive`` None:
+    ``X_src`` itself, i.e. ``keep_one``), ``table`` (|B_src| x d) fitted by least squares."""
+
+    src: int
+    table: np.ndarray
+    primitive: tuple | None = None  # (nonlinearity name, its parameters), e.g. ("sharpen", {"power": 3})
+
+
+#: The primitives of the split-MLP library (docs/decompile.md §4.1) that the language has, applied to one
+#: traceable input of an un-split MLP (``Config.mlp_library``): name -> (nonlinearity, parameters).
+INPUT_PRIMITIVES = {
+    "harden": ("harden", {}),
+    "sharpen2": ("sharpen", {"power": 2}),
+    "sharpen3": ("sharpen", {"power": 3}),
+    "sharpen5": ("sharpen", {"power": 5}),
+}
+
+
+def _fits(X: np.ndarray, out: np.ndarray, var_per_dim: float) -> tuple[np.ndarray, float]:
+    """``out ~ X @ table`` by least squares: the table and the fraction of variance unexplained."""
+    table = np.linalg.pinv(X) @ out
+    return table, float(((X @ table - out) ** 2).mean() / var_per_dim)
+
+
+def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, d: int, library, max_fvu: float):
+    """Trials (label, Conversion, fvu) for one MLP: erase, keep_one of each input, then the input primitives
+    of ``library`` on each aggregated (distribution-valued) input, those that fit below ``max_fvu``."""
+    from bench.program.nonlin import NONLINEARITIES
+
+    var_per_dim = out.var(0).mean() + 1e-12
+    first = candidates[0]
+    trials = [("erase", Conversion(first, np.broadcast_to(out.mean(0), (vals[labels[first]].shape[1], d)).copy()), 1.0)]
+    for u in candidates:
+        table, fvu = _fits(vals[labels[u]], out, var_per_dim)
+        if "keep_one" in library and fvu < max_fvu:
+            trials.append((f"keep_one({g.vars[u].name})", Conversion(u, table), fvu))
+    for u in [u for u in candidates if g.vars[u].kind not in ("tok", "pos")]:  # one-hot inputs: no change
+        for name in [n for n in library if n in INPUT_PRIMITIVES]:
+            fn, params = INPUT_PRIMITIVES[name]
+            Y = NONLINEARITIES.find(fn).vectorized(vals[labels[u]], params)
+            table, fvu = _fits(Y, out, var_per_dim)
+            if fvu < max_fvu:
+                trials.append((f"{name}({g.vars[u].name})", Conversion(u, table, (fn, params)), fvu))
+    return trials
+
+
+def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9, max_fvu: float = 0.6,
+               library=("erase", "keep_one")) -> tuple[dict, dict]:
+    """Convert MLPs to primitives of ``library`` where possible (a fit is tried below ``max_fvu``, the best
+    accepted at match ``accept``); returns (converted: MLP var -> :class:`Conversion`, report)."""
     converted: dict = {}
     report: dict = {}
     traceable = {v for v, var in enumerate(g.vars) if var.kind in ("tok", "pos")}
@@ -72,30 +121,18 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9,
         labels = {u: _label(g, u, converted) for u in candidates}
         sizes = {labels[u]: _basis_size(W, g, u, converted) for u in candidates}
         vals = _values(program, data, [name] + sorted(set(labels.values())), sizes)
-        out = vals[name]
-        var_per_dim = out.var(0).mean() + 1e-12
-        trials = []
-        first = candidates[0]
-        mean_table = np.broadcast_to(out.mean(0), (vals[labels[first]].shape[1], W.d)).copy()
-        trials.append(("erase", first, mean_table, 1.0))
-        for u in candidates:
-            X = vals[labels[u]]
-            table = np.linalg.pinv(X) @ out
-            fvu = float(((X @ table - out) ** 2).mean() / var_per_dim)
-            if fvu < max_fvu:
-                trials.append((f"keep_one({g.vars[u].name})", u, table, fvu))
         best = None
-        for label, u, table, fvu in trials:
+        for label, conversion, fvu in _candidates(g, vals, labels, candidates, vals[name], W.d, library, max_fvu):
             if cpu_seconds() > deadline:
                 break
-            acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: (u, table)}), data)
+            acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: conversion}), data)
             if best is None or acc > best[0]:
-                best = (acc, label, u, table, fvu)
+                best = (acc, label, conversion, fvu)
         if best is not None and best[0] >= accept:
-            converted[spec.out] = (best[2], best[3])
+            converted[spec.out] = best[2]
             traceable.add(spec.out)
             traceable |= {v for v, var in enumerate(g.vars) if var.kind == "attn" and var.value == spec.out}
-            report[name] = {"primitive": best[1], "acc": round(best[0], 4), "fvu": round(best[4], 4)}
+            report[name] = {"primitive": best[1], "acc": round(best[0], 4), "fvu": round(best[3], 4)}
         else:
             report[name] = {"kept_neural": True, "best": None if best is None else [best[1], round(best[0], 4)]}
     return converted, report
@@ -108,8 +145,13 @@ def _label(g, u: int, converted: dict) -> str:
     if var.kind == "pos":
         return "indices"
     if var.kind == "mlp" and u in converted:
-        return _label(g, converted[u][0], converted)
+        return _label(g, converted[u].src, converted) if converted[u].primitive is None else primitive_name(u, g)
     return var.name
+
+
+def primitive_name(u: int, g) -> str:
+    """The program node name of a converted MLP's primitive (``mlp0_p``)."""
+    return f"{g.vars[u].name}_p"
 
 
 def basis_name(g, u: int, converted: dict) -> str:

@@ -84,6 +84,8 @@ class Config:
     select_keep: float = 0.95  # the greedy result is kept when its match is >= select_keep * acc0
     mlp_accept: float = 0.9  # an MLP replacement is accepted at this match accuracy (absolute)
     mlp_fvu: float = 0.6  # a keep_one fit is tried when its fraction of variance unexplained is below this
+    #: the MLP primitives tried (match_mlp): erase, keep_one, and the input primitives harden, sharpen2/3/5
+    mlp_library: tuple = ("erase", "keep_one")
     match_size: int = 384  # sequences per primitive trial (the paper: 1,200 fresh)
     match_budget_s: float = 60.0  # extra CPU seconds allowed for matching after the pruning budget
     time_budget_s: float = 360.0  # CPU seconds of pruning (baselines/decompile/clock.py)
@@ -172,7 +174,8 @@ class Decompile:
             match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
             deadline = max(cpu_seconds(), start + cfg.time_budget_s) + cfg.match_budget_s
             converted, report["mlp_matching"] = match_mlps(W64, g, C64, task.kind, match_set, deadline,
-                                                           accept=cfg.mlp_accept, max_fvu=cfg.mlp_fvu)
+                                                           accept=cfg.mlp_accept, max_fvu=cfg.mlp_fvu,
+                                                           library=cfg.mlp_library)
             overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials, deadline,
                                                                 accept=cfg.select_accept, keep=cfg.select_keep,
                                                                 converted=converted)

@@ -66,8 +66,8 @@ class Renderer:
         #: value paths that alias one node (an MLP replaced by keep_one) share one aggregate; off while
         #: matching, which reads every path's values by its variable name
         self.share_aggregates = share_aggregates
-        #: MLPs replaced by a primitive (match_mlp): out var -> (input var, C (|B_in| x d)); the MLP variable
-        #: becomes an alias of its input with embedding C
+        #: MLPs replaced by a primitive (match_mlp.Conversion): out var -> (input var, C (|B_in| x d), primitive);
+        #: the MLP variable becomes its input (or the primitive of its input) with embedding C
         self.converted = converted or {}
         self.cat: dict[int, bool] = {}
         #: replaced tables by term key (None deletes the term): ("qk", l, h, p, r), ("qb", l, h, r), ("lm", p), ("lm_bias",)
@@ -188,8 +188,13 @@ class Renderer:
     def _mlp(self, spec) -> None:
         W, C = self.W, self.C
         if spec.out in self.converted:
-            src, table = self.converted[spec.out]
-            self.node[spec.out], self.cat[spec.out] = self.node[src], self.cat[src]
+            src, table, primitive = self.converted[spec.out]
+            if primitive is None:  # keep_one / erase: an alias of the input
+                self.node[spec.out], self.cat[spec.out] = self.node[src], self.cat[src]
+            else:
+                fn, params = primitive
+                self.node[spec.out] = rasp.apply(fn, self.node[src], **params).named(f"{self.g.vars[spec.out].name}_p")
+                self.cat[spec.out] = False
             self.E[spec.out] = torch.as_tensor(table, dtype=W.wte.dtype)
             return
         L = W.layers[spec.layer]
