@@ -144,10 +144,21 @@ def train_control(task_name: str, runs: Path, args) -> None:
     save_search(runs, record)
 
 
-def has_control(runs: Path, task_name: str) -> bool:
-    """Whether a run of the task (no offsets, or another configuration) already meets the control criterion."""
-    records = (load_search(runs, control_id(task_name)), load_search(runs, task_name), load_search(runs, task_name + OTHER))
-    return any(is_control(e["accuracy"]) for record in records for e in record["entries"])
+def task_of(model_id: str) -> str:
+    """The task of a run folder's id: TASK, TASK-noofs or TASK-control."""
+    return model_id.removesuffix(CONTROL).removesuffix(OTHER)
+
+
+def control_candidates(runs: Path, task_name: str) -> list[tuple[str, dict]]:
+    """(folder, entry) of every run of the task that meets the control criterion, in the order ``land``
+    prefers them: the no-offsets run, the search's runs, the extra runs of ``TASK-control``."""
+    return [(folder, e) for folder in (control_id(task_name), task_name, task_name + OTHER)
+            for e in load_search(runs, folder)["entries"] if is_control(e["accuracy"])]
+
+
+def searched(entries: list) -> list:
+    """Search-record entries as the manifest keeps them (without the run folder's label and name)."""
+    return [{k: v for k, v in e.items() if k not in ("label", "run_dir")} for e in entries]
 
 
 def train_other_control(task_name: str, runs: Path, args) -> None:
@@ -155,7 +166,7 @@ def train_other_control(task_name: str, runs: Path, args) -> None:
     ``args.runs_per_task`` more grid points after the search's choice, in the published order,
     until one meets the control criterion (another architecture, learning rate or dropout)."""
     main = load_search(runs, task_name)
-    if not main["entries"] or has_control(runs, task_name):
+    if not main["entries"] or control_candidates(runs, task_name):
         return
     model_id = task_name + OTHER
     record = load_search(runs, model_id)
@@ -178,7 +189,7 @@ def cmd_train(args) -> None:
     runs = Path(args.runs)
     ids = args.only or ORDER
     for model_id in ids:
-        get_task(model_id.removesuffix(CONTROL).removesuffix(OTHER))
+        get_task(task_of(model_id))
     for n in range(args.passes):
         for model_id in ids:
             if model_id.endswith(CONTROL):
@@ -207,27 +218,23 @@ def cmd_status(args) -> None:
 def cmd_land(args) -> None:
     runs = Path(args.runs)
     for model_id in args.ids:
-        task = model_id.removesuffix(CONTROL).removesuffix(OTHER)
+        task = task_of(model_id)
         record = load_search(runs, task)
         if not record["entries"]:
             raise SystemExit(f"{task}: nothing trained in {runs / task}")
-        search = [{k: v for k, v in e.items() if k not in ("label", "run_dir")} for e in record["entries"]]
+        search = searched(record["entries"])
         if model_id == task:
             add_run(runs / task / best_entry(record)["run_dir"], task, "main", search=search, log=log)
             continue
-        noofs = load_search(runs, control_id(task))["entries"]
-        if noofs and is_control(noofs[0]["accuracy"]):
-            reason = "trained without position offsets, it learned lengths 0-50 but not the longer ones"
-            add_run(runs / control_id(task) / noofs[0]["run_dir"], control_id(task), "control", log=log,
-                    control_reason=reason)
-            continue
-        extra = load_search(runs, task + OTHER)["entries"]
-        other = [(task, e) for e in record["entries"] if is_control(e["accuracy"])]
-        other += [(task + OTHER, e) for e in extra if is_control(e["accuracy"])]
-        if not other:
+        candidates = control_candidates(runs, task)
+        if not candidates:
             raise SystemExit(f"{model_id}: no run of {task} meets the control criterion ({is_control.__doc__})")
-        folder, entry = other[0]
-        search += [{k: v for k, v in e.items() if k not in ("label", "run_dir")} for e in extra]
+        folder, entry = candidates[0]
+        if folder == control_id(task):
+            reason = "trained without position offsets, it learned lengths 0-50 but not the longer ones"
+            add_run(runs / folder / entry["run_dir"], folder, "control", log=log, control_reason=reason)
+            continue
+        search += searched(load_search(runs, task + OTHER)["entries"])
         reason = f"another configuration of the published search ({entry['label']}): it learned lengths 0-50 but not the longer ones"
         add_run(runs / folder / entry["run_dir"], task + OTHER, "control", search=search, log=log, control_reason=reason)
 

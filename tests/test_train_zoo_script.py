@@ -68,7 +68,7 @@ def test_no_other_control_where_a_run_already_is_one(tz, tmp_path, monkeypatch):
     write(tmp_path, "d2-noofs", [entry("1x1x16-lr0.001-do0", (1, 0.02, 0))])
     trained = stub_runs(tz, monkeypatch, {})
     tz.train_other_control("d2", tmp_path, args())
-    assert trained == [] and tz.has_control(tmp_path, "d2")
+    assert trained == [] and tz.control_candidates(tmp_path, "d2")[0][0] == "d2-noofs"
 
 
 def test_land_control_prefers_no_offsets_then_the_search_then_the_extra_runs(tz, tmp_path, monkeypatch):

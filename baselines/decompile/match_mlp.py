@@ -35,7 +35,7 @@ import bench.program as rasp
 
 from .clock import cpu_seconds
 from .match_select import program_accuracy
-from .render import build_program
+from .render import build_program, primitive_name
 
 
 def _values(program, data, names, sizes: dict) -> dict[str, np.ndarray]:
@@ -148,10 +148,6 @@ def _label(g, u: int, converted: dict) -> str:
         return _label(g, converted[u].src, converted) if converted[u].primitive is None else primitive_name(u, g)
     return var.name
 
-
-def primitive_name(u: int, g) -> str:
-    """The program node name of a converted MLP's primitive (``mlp0_p``)."""
-    return f"{g.vars[u].name}_p"
 
 
 def basis_name(g, u: int, converted: dict) -> str:

@@ -40,7 +40,7 @@ from bench.scoring.methods import register_method
 
 from . import executors as ex
 from .clock import cpu_seconds
-from .data import chunked_match_accuracy, sample
+from .data import sample
 from .graph import Stage1Graph
 from .linear_ln import estimate_ln_var
 from .match_mlp import match_mlps
@@ -156,7 +156,7 @@ class Decompile:
             report["fallback"] = f"every stage-1 graph kept more than {self.config.max_paths} paths"
         else:
             try:
-                return self._match_and_render(W64, task, *chosen, eval_set, start, report)
+                return self._match_and_render(W64, task, *chosen, eval_set, start, report, name)
             except ProgramError as err:
                 report["fallback"] = f"the chosen graph does not fit the program language ({err})"
                 report.pop("mlp_matching", None)
@@ -164,7 +164,7 @@ class Decompile:
         g, C = fallback
         return build_program(W64, g, C.to(torch.float64), task.kind, name=name, share_aggregates=True)
 
-    def _match_and_render(self, W64, task, g, C, eval_set, start: float, report: dict):
+    def _match_and_render(self, W64, task, g, C, eval_set, start: float, report: dict, name: str):
         """Primitive matching (MLPs, then attention and logits, within the CPU budget), then the program."""
         cfg = self.config
         C64 = C.to(torch.float64)
@@ -179,7 +179,7 @@ class Decompile:
             overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials, deadline,
                                                                 accept=cfg.select_accept, keep=cfg.select_keep,
                                                                 converted=converted)
-        return build_program(W64, g, C64, task.kind, name=f"decompile_{task.name}", overrides=overrides,
+        return build_program(W64, g, C64, task.kind, name=name, overrides=overrides,
                              converted=converted, share_aggregates=True)
 
 

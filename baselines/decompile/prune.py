@@ -134,9 +134,12 @@ def expand(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor, cfg):
     """The path graph of a stage-1 mask and its exact constants (:func:`executors.paths_from_stage1`), or
     None when it has more than ``cfg.max_paths`` variables: deep models' un-pruned graphs multiply paths
     (a 4-layer, 4-head model has about 1,400), too many to run, or to render within the language's limits."""
-    if len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths:
-        return None
-    return ex.paths_from_stage1(W, g1, C1, keep)
+    return None if too_many_paths(g1, keep, cfg) else ex.paths_from_stage1(W, g1, C1, keep)
+
+
+def too_many_paths(g1: Stage1Graph, keep: torch.Tensor, cfg) -> bool:
+    """Whether a stage-1 mask expands into more than ``cfg.max_paths`` path variables (structure only, cheap)."""
+    return len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths
 
 
 def stage1_accuracy(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor | None, eval_set) -> float:
@@ -203,7 +206,7 @@ def stage1(W, g1: Stage1Graph, cfg, eval_set) -> Stage:
         forward=lambda C, batch, m: ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m),
         fold=lambda keep, C: ex.paths_from_stage1(W, g1, C, keep) if bool(keep.any()) else None,
         log_empty=True,
-        too_large=lambda keep: len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths,
+        too_large=lambda keep: too_many_paths(g1, keep, cfg),
         measure=lambda keep, C: stage1_accuracy(W, g1, C, keep, eval_set),
     )
 

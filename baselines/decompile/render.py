@@ -57,6 +57,11 @@ def linear_sum(terms: list, bias: np.ndarray, basis) -> rasp.Node:
     return linear_sum([(p, np.eye(size)) for p in parts], bias, basis)
 
 
+def primitive_name(u: int, g: PathGraph) -> str:
+    """The program node name of a converted MLP's primitive (``mlp0_p``)."""
+    return f"{g.vars[u].name}_p"
+
+
 class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
@@ -193,7 +198,7 @@ class Renderer:
                 self.node[spec.out], self.cat[spec.out] = self.node[src], self.cat[src]
             else:
                 fn, params = primitive
-                self.node[spec.out] = rasp.apply(fn, self.node[src], **params).named(f"{self.g.vars[spec.out].name}_p")
+                self.node[spec.out] = rasp.apply(fn, self.node[src], **params).named(primitive_name(spec.out, self.g))
                 self.cat[spec.out] = False
             self.E[spec.out] = torch.as_tensor(table, dtype=W.wte.dtype)
             return
