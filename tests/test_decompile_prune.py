@@ -130,6 +130,30 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
     assert "stage 3 chosen" in notes and "CPU seconds" in notes
 
 
+@pytest.mark.slow
+def test_the_published_lambda_search_sweeps_from_frontier_points_and_says_so(tomita):
+    from bench.baselines.decompile import Decompile
+    from bench.program import Program
+
+    method = Decompile(max_length=30, steps1=60, steps2=30, steps3=30, lambdas1=(1e-3, 1e-2), eval_size=128,
+                       match_size=64, time_budget_s=120, lambda_search="bins", runs1=4, runs23=4, frontier_points=2)
+    program = method.extract(tomita.ref.model, tomita.view)
+    report = method.last_report
+    assert 0.0 <= report["lookup_acc"] <= 1.0 and report["stage"] == "stage3"
+    stage1 = [r for r in report["runs"] if r["stage"] == 1]
+    assert [r["lambda"] for r in stage1[:2]] == [1e-3, 1e-2] and len(stage1) <= 4
+    assert sum(r["stage"] == 2 for r in report["runs"]) <= 4
+    notes = Program.from_json(program.to_json()).notes
+    assert "lambda search: stage 1 aimed at accuracy bins" in notes and "stage 3 chosen" in notes
+
+
+def test_an_unknown_lambda_search_is_refused():
+    from bench.baselines.decompile import Decompile
+
+    with pytest.raises(ValueError, match="lambda_search must be one of grid, bins"):
+        Decompile(lambda_search="bisect")
+
+
 def test_the_training_length_variant_is_registered_and_records_its_lengths():
     from bench.scoring.methods import method_names, resolve_method
 

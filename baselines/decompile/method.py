@@ -51,6 +51,10 @@ from .render import build_program
 from .weights import extract_weights, with_pos0_readout
 
 
+#: The λ searches (Config.lambda_search).
+LAMBDA_SEARCHES = ("grid", "bins")
+
+
 @dataclass(frozen=True)
 class Config:
     """Every figure the method uses (recorded as the method's parameters)."""
@@ -64,6 +68,16 @@ class Config:
     prune: bool = True
     lambdas1: tuple = (1e-5, 1e-4, 1e-3, 1e-2)
     lambdas23_factors: tuple = (0.3, 1.0, 3.0)
+    #: "grid": lambdas1 in stage 1, then the chosen graph's λ times lambdas23_factors (revision 4);
+    #: "bins": the published sweep (prune.Sweep, sweep.py): accuracy bins from the lookup baseline's
+    #: accuracy up to 1 in stage 1, then bisection from frontier_points graphs toward anchored targets
+    lambda_search: str = "grid"
+    lambda_bins: int = 10  # "bins": accuracy bins of stage 1
+    runs1: int = 8  # "bins": stage-1 runs at most (lambdas1 first)
+    runs23: int = 6  # "bins": runs at most in each of stages 2 and 3, shared among the starting graphs
+    frontier_points: int = 3  # "bins": starting graphs of stages 2 and 3, spread along the frontier
+    anchor: float = 0.9  # "bins": target = lookup acc + anchor * (starting graph's acc - lookup acc)
+    stage_budget: tuple = (0.4, 0.7, 1.0)  # "bins": cumulative shares of time_budget_s by stages 1, 2, 3
     calib_steps: int = 100  # sigma and o fitted with every edge on before stage 1 (0: off)
     steps1: int = 250
     steps2: int = 150
@@ -102,6 +116,9 @@ class Decompile:
     def __init__(self, config: Config | None = None, **overrides):
         base = config or Config()
         self.config = Config(**{**asdict(base), **overrides})
+        if self.config.lambda_search not in LAMBDA_SEARCHES:
+            raise ValueError(f"lambda_search must be one of {', '.join(LAMBDA_SEARCHES)}, "
+                             f"not {self.config.lambda_search!r}")
         self.last_report: dict = {}
 
     @property

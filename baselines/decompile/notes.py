@@ -8,11 +8,26 @@ harness's scores on the frozen test splits.
 from __future__ import annotations
 
 
+def _lam(x: float) -> str:
+    """λ in one significant figure where that says it (the grid's values), else two."""
+    return f"{x:.0e}" if abs(float(f"{x:.0e}") - x) <= 1e-9 * abs(x) else f"{x:.1e}"
+
+
 def _runs(report: dict, stage: int) -> str:
     runs = [r for r in report.get("runs", []) if r["stage"] == stage]
     unit = "terms" if stage == 3 else "edges"
-    return "; ".join(f"lambda {r['lambda']:.0e}: {r['edges']} {unit} {r['acc']:.3f} ({r['steps']} steps"
+    return "; ".join(f"lambda {_lam(r['lambda'])}: {r['edges']} {unit} {r['acc']:.3f} ({r['steps']} steps"
+                     + (f", from graph {r['point'] + 1}" if "point" in r else "")
                      + (", too many paths)" if r.get("too_large") else ")") for r in runs) or "none"
+
+
+def _starts(report: dict, stage: int) -> list[str]:
+    """The graphs a stage started from, where it started from more than one (``lambda_search="bins"``)."""
+    points = report.get(f"stage{stage}", {}).get("from")
+    if not points:
+        return []
+    return [f"stage {stage} started from {len(points)} graphs of the stage-{stage - 1} frontier: " + "; ".join(
+        f"{n + 1}: {p['edges']} edges {p['acc']:.3f}" for n, p in enumerate(points))]
 
 
 def _mlps(report: dict) -> list[str]:
@@ -50,14 +65,18 @@ def report_notes(report: dict, max_length: int, eval_size: int, target_acc: floa
            + (")" if cal["acc_after"] >= cal["acc_before"] else ", not kept)") if cal else "")
         + ("" if linear >= target_acc else f" (< {target_acc}: LLN-A does not hold here)"),
     ]
+    if "lookup_acc" in report:
+        lines.append(f"lambda search: stage 1 aimed at accuracy bins from the lookup baseline's match "
+                     f"{report['lookup_acc']:.3f} up to 1; stages 2-3 bisected toward anchored targets")
     for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):
         if key not in report and not any(r["stage"] == stage for r in report.get("runs", [])):
             continue
+        lines += _starts(report, stage)
         lines.append(f"stage {stage} runs: {_runs(report, stage)}")
         chosen = report.get(key)
         if chosen:
             size = chosen.get("edges", chosen.get("terms"))
-            lam = f"lambda {chosen['lambda']:.0e}" if chosen["lambda"] else "no pruning kept"
+            lam = f"lambda {_lam(chosen['lambda'])}" if chosen["lambda"] else "no pruning kept"
             lines.append(f"stage {stage} chosen: {lam}, {size} {'terms' if stage == 3 else 'edges'}, "
                          f"match {chosen['acc']:.3f}")
     lines += _mlps(report) + _selects(report)

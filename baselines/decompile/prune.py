@@ -1,9 +1,13 @@
-"""The three pruning stages and the simplified λ sweep (docs/decompile.md §3, with the §7 simplifications).
+"""The three pruning stages (docs/decompile.md §3, with the §7 simplifications).
 
 First (:func:`calibrate`, the published λ = -1e-6 run) the LayerNorm scales
 and pre-LN constants are fitted with every edge on; the stage-1 runs start
-from them when that raised the match accuracy. One loop (:func:`train_masks`)
-trains any stage: per step, a batch of
+from them when that raised the match accuracy. :func:`run_pipeline` then runs
+the stages in one loop: a :class:`Stage` says what its masks gate and how a
+kept set becomes a graph, a :class:`Sweep` which graphs it starts from and
+which λ each run gets (:mod:`.sweep`: the revision-4 grid, or the published
+accuracy bins and bisection). One function (:func:`train_masks`) trains any
+stage's run: per step, a batch of
 ``n_distinct`` sequences each repeated ``repeats`` times, an independent UGS
 mask per row (dangling edges removed in stages 1 and 2), the distillation
 loss plus λ Σ sigmoid(θ), and AdamW (weight decay 0) on the masks (lr 0.1,
@@ -12,12 +16,10 @@ query-bias constants a, c (lr 0.002) and the pre-LN constants o (lr 1e-4).
 The nominal step count is extended (up to 3x) while some θ is in (-1, 1) at
 a 50-step check; a run stops when every θ < -2.
 
-Simplifications (section 7): a fixed λ grid instead of the bisection sweep,
-one stage-1 point carried to stage 2 and one stage-2 point to stage 3, no
-500-step pre-training of o / c (they start at their exact values: every
-conversion between stages is exact, so the all-on next-stage graph equals the
-chosen previous-stage graph), a fixed seeded evaluation set, and the
-training data drawn from a pool sampled once.
+Simplifications (section 7): fewer runs per stage, no 500-step pre-training
+of o / c (they start at their exact values: every conversion between stages
+is exact, so the all-on next-stage graph equals the starting graph), a fixed
+seeded evaluation set, and the training data drawn from a pool sampled once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from . import executors as ex
+from . import sweep
 from .clock import cpu_seconds
 from .consts import Consts
 from .data import DataBatch, chunked_match_accuracy, distill_loss, sample
@@ -176,25 +179,32 @@ class Stage:
     measure: Callable | None = None  # (keep, trained consts) -> match accuracy of a run too large to fold
 
 
-def run_stage(stage: Stage, W, start: Consts, lams, pool, eval_set, cfg, deadline) -> list[RunResult]:
-    """One mask-training run per λ (while the CPU budget lasts), each folded and evaluated."""
-    results = []
-    for lam in lams:
-        if cpu_seconds() > deadline:
+def run_stage(stage: Stage, W, start: Consts, policy, pool, eval_set, cfg, deadline) -> list[RunResult]:
+    """Mask-training runs at the λ values ``policy(runs so far)`` proposes (:mod:`.sweep`), until it proposes
+    None or the CPU budget is spent; each run folded and evaluated."""
+    results: list[RunResult] = []
+    tried: list[RunResult] = []  # every run, those that kept nothing included (the policy learns from them)
+    while cpu_seconds() <= deadline:
+        lam = policy(tried)
+        if lam is None:
             break
         keep, trained, steps = train_masks(stage.forward, stage.n_edges, stage.dag, start, lam, stage.steps, pool, cfg,
                                            deadline)
         if stage.too_large is not None and bool(keep.any()) and stage.too_large(keep):
             acc = stage.measure(keep, trained)
             results.append(RunResult(stage.number, lam, int(keep.sum()), acc, None, trained, steps, too_large=True))
+            tried.append(results[-1])
             continue
         folded = stage.fold(keep, trained)
         if folded is None:
+            empty = RunResult(stage.number, lam, 0, 0.0, None, trained, steps)
+            tried.append(empty)
             if stage.log_empty:
-                results.append(RunResult(stage.number, lam, 0, 0.0, None, trained, steps))  # logged; nothing to render
+                results.append(empty)  # logged; nothing to render
             continue
         acc = _evaluate(W, *folded, eval_set)
         results.append(RunResult(stage.number, lam, int(keep.sum()), acc, folded, trained, steps))
+        tried.append(results[-1])
     return results
 
 
@@ -240,47 +250,102 @@ def choose(results: list[RunResult], target: float) -> RunResult | None:
     return max(runs, key=lambda r: (r.acc, -r.n_edges)) if runs else None
 
 
+@dataclass(frozen=True)
+class Sweep:
+    """How a stage's runs are started (:mod:`.sweep`): from which graphs, at which λ, until when."""
+
+    cfg: object
+    baseline: float | None  # the lookup baseline's match accuracy ("bins" only: the accuracy bins' floor)
+    start: float  # CPU seconds when extraction began
+
+    @property
+    def published(self) -> bool:
+        return self.cfg.lambda_search == "bins"
+
+    def deadline(self, number: int) -> float:
+        """The CPU-second deadline of stage ``number``: one budget for all stages ("grid"), or cumulative
+        shares of it per stage (``Config.stage_budget``), so that a long stage 1 leaves stages 2-3 their time."""
+        share = self.cfg.stage_budget[number - 1] if self.published else 1.0
+        return self.start + share * self.cfg.time_budget_s
+
+    def points(self, number: int, before: list[RunResult], chosen: RunResult) -> list[RunResult]:
+        """The graphs stage ``number`` starts from: the previous stage's chosen one ("grid"), or up to
+        ``frontier_points`` along its frontier ("bins")."""
+        if number == 1 or not self.published:
+            return [chosen]
+        return sweep.spread(sweep.frontier(before), self.cfg.frontier_points) or [chosen]
+
+    def policy(self, number: int, point: RunResult, n_points: int, grid: list[float]):
+        cfg = self.cfg
+        if not self.published:
+            return sweep.Grid(cfg.lambdas1 if number == 1 else grid)
+        if number == 1:
+            return sweep.Bins(cfg.lambdas1, self.baseline, cfg.lambda_bins, cfg.runs1, cfg.seed)
+        target = self.baseline + cfg.anchor * (point.acc - self.baseline)
+        lam0 = point.lam if point.lam > 0 else cfg.lambdas1[0]
+        return sweep.Bisect(lam0, target, -(-cfg.runs23 // n_points))
+
+
+def _next_stage(number: int, W, point: RunResult, g1: Stage1Graph, cfg, eval_set):
+    """(Stage to sweep or None, the point's graph as this stage's all-on run): the previous stage's graph is
+    this stage's un-pruned graph, exactly (every conversion is exact)."""
+    if number == 1:
+        return stage1(W, g1, cfg, eval_set), point
+    g, C = point.graph
+    if number == 2:
+        return stage2(W, g, cfg), RunResult(2, 0.0, len(g.stage2_edges()), point.acc, (g, C), C, 0)
+    g3, C3 = ex.stage3_from_stage2(W, g, C)
+    prev = RunResult(3, 0.0, g3.n_terms(), point.acc, (g3, C3), C3, 0)
+    return (stage3(W, g3, cfg) if g3.n_terms() else None), prev
+
+
 def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, start: float):
-    """Stages 1-3; returns ((PathGraph in stage-3 form, Consts), report), or (None, report) when every
-    stage-1 graph, the un-pruned one included, has more than ``cfg.max_paths`` paths."""
-    deadline = start + cfg.time_budget_s
+    """Stages 1-3, each swept from the graphs the stage before chose (:class:`Sweep`); returns ((PathGraph in
+    stage-3 form, Consts), report), or (None, report) when every stage-1 graph, the un-pruned one included,
+    has more than ``cfg.max_paths`` paths."""
     pool = Pool(task, model, cfg)
     report: dict = {"runs": []}
     full, acc_full = unpruned(W, g1, C1, eval_set, cfg)
     if cfg.calib_steps:
-        C_cal, steps = calibrate(W, g1, C1, pool, cfg, deadline)
+        C_cal, steps = calibrate(W, g1, C1, pool, cfg, start + cfg.time_budget_s)
         full_cal, acc_cal = unpruned(W, g1, C_cal, eval_set, cfg)
         report["calibration"] = {"steps": steps, "acc_before": acc_full, "acc_after": acc_cal}
         if acc_cal >= acc_full:  # every stage-1 run starts from the calibrated constants
             C1, full, acc_full = C_cal, full_cal, acc_cal
-    base = RunResult(1, 0.0, g1.n_edges, acc_full, full, C1, 0, too_large=full is None)
-
-    def log(results):
-        report["runs"] += [{"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4),
-                            "steps": r.steps, **({"too_large": True} if r.too_large else {})} for r in results]
-
-    r1 = run_stage(stage1(W, g1, cfg, eval_set), W, C1, cfg.lambdas1, pool, eval_set, cfg, deadline)
-    log(r1)
-    best1 = choose(r1 + [base], cfg.target_acc)
-    if best1 is None:
-        report["stage"] = "stage1"
-        return None, report
-    g, C = best1.graph
-    report["stage1"] = {"lambda": best1.lam, "edges": best1.n_edges, "acc": best1.acc}
-    lams = [best1.lam * f for f in cfg.lambdas23_factors] if best1.lam > 0 else [cfg.lambdas1[0]]
-
-    prev2 = RunResult(2, 0.0, len(g.stage2_edges()), best1.acc, (g, C), C, 0)
-    r2 = run_stage(stage2(W, g, cfg), W, C, lams, pool, eval_set, cfg, deadline)
-    log(r2)
-    best2 = choose(r2 + [prev2], cfg.target_acc)
-    g2, C2 = best2.graph
-    report["stage2"] = {"lambda": best2.lam, "edges": best2.n_edges, "acc": best2.acc}
-
-    g3, C3 = ex.stage3_from_stage2(W, g2, C2)
-    prev3 = RunResult(3, 0.0, g3.n_terms(), best2.acc, (g3, C3), C3, 0)
-    r3 = run_stage(stage3(W, g3, cfg), W, C3, lams, pool, eval_set, cfg, deadline) if g3.n_terms() else []
-    log(r3)
-    best3 = choose(r3 + [prev3], cfg.target_acc)
-    report["stage3"] = {"lambda": best3.lam, "terms": best3.n_edges, "acc": best3.acc}
+    chosen = RunResult(1, 0.0, g1.n_edges, acc_full, full, C1, 0, too_large=full is None)
+    plan = Sweep(cfg, sweep.lookup_accuracy(pool.data, eval_set) if cfg.lambda_search == "bins" else None, start)
+    if plan.baseline is not None:
+        report["lookup_acc"] = plan.baseline
+    before: list[RunResult] = []
+    grid: list[float] = []  # "grid": the λ list of stages 2 and 3, from the chosen stage-1 λ
+    for number in (1, 2, 3):
+        points = plan.points(number, before, chosen)
+        results = []
+        for n, point in enumerate(points):
+            stage, prev = _next_stage(number, W, point, g1, cfg, eval_set)
+            runs = [] if stage is None else run_stage(stage, W, prev.consts, plan.policy(number, point, len(points), grid),
+                                                      pool, eval_set, cfg, plan.deadline(number))
+            report["runs"] += [_logged(r, n if len(points) > 1 else None) for r in runs]
+            results += runs + [prev]
+        chosen = choose(results, cfg.target_acc)
+        if chosen is None:
+            report["stage"] = "stage1"
+            return None, report
+        report[f"stage{number}"] = {"lambda": chosen.lam, "terms" if number == 3 else "edges": chosen.n_edges,
+                                    "acc": chosen.acc}
+        if len(points) > 1:
+            report[f"stage{number}"]["from"] = [_point(p) for p in points]
+        if number == 1:
+            grid = [chosen.lam * f for f in cfg.lambdas23_factors] if chosen.lam > 0 else [cfg.lambdas1[0]]
+        before = results
     report["stage"] = "stage3"
-    return best3.graph, report
+    return chosen.graph, report
+
+
+def _logged(r: RunResult, point: int | None) -> dict:
+    return {"stage": r.stage, "lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4), "steps": r.steps,
+            **({"too_large": True} if r.too_large else {}), **({"point": point} if point is not None else {})}
+
+
+def _point(r: RunResult) -> dict:
+    return {"lambda": r.lam, "edges": r.n_edges, "acc": round(r.acc, 4)}
