@@ -92,6 +92,15 @@ def test_a_large_penalty_prunes_and_a_negative_one_keeps_everything(tomita):
     assert int(keep.sum()) < g1.n_edges
     assert any(not torch.equal(C.log_var[k], C1.log_var[k]) for k in C1.log_var)  # sigma is trained
 
+    # stage 0: the same pruning with the real LayerNorms; a huge penalty keeps nothing, a negative one everything
+    from bench.baselines.decompile.prune import real_ln_check
+
+    check = replace(cfg, real_ln_lambdas=(-1e-3, 10.0), steps1=120)
+    runs = real_ln_check(W, g1, C1, pool, pool.data, check, deadline)
+    assert [(r["stage"], r["lambda"]) for r in runs] == [(0, -1e-3), (0, 10.0)]
+    assert runs[0]["edges"] == g1.n_edges and runs[0]["acc"] == 1.0  # every edge, real LN: the model itself
+    assert runs[1]["edges"] < g1.n_edges
+
     # the learning rates are the config's: at 0 the constants stay where they started
     frozen = replace(cfg, lr_sigma=0.0, lr_a=0.0, lr_o=0.0)
     _, C, _ = train_masks(forward, g1.n_edges, g1.dag(), C1, 1e-3, 10, pool, frozen, deadline)
@@ -136,7 +145,8 @@ def test_the_published_lambda_search_sweeps_from_frontier_points_and_says_so(tom
     from bench.program import Program
 
     method = Decompile(max_length=30, steps1=60, steps2=30, steps3=30, lambdas1=(1e-3, 1e-2), eval_size=128,
-                       match_size=64, time_budget_s=120, lambda_search="bins", runs1=4, runs23=4, frontier_points=2)
+                       match_size=64, time_budget_s=120, lambda_search="bins", runs1=4, runs23=4, frontier_points=2,
+                       real_ln_lambdas=(1e-3,))
     program = method.extract(tomita.ref.model, tomita.view)
     report = method.last_report
     assert 0.0 <= report["lookup_acc"] <= 1.0 and report["stage"] == "stage3"
@@ -145,6 +155,8 @@ def test_the_published_lambda_search_sweeps_from_frontier_points_and_says_so(tom
     assert sum(r["stage"] == 2 for r in report["runs"]) <= 4
     notes = Program.from_json(program.to_json()).notes
     assert "lambda search: stage 1 aimed at accuracy bins" in notes and "stage 3 chosen" in notes
+    assert [r["lambda"] for r in report["runs"] if r["stage"] == 0] == [1e-3]
+    assert "stage 0 runs (real LayerNorm, the LLN-A check): lambda 1e-03:" in notes
 
 
 def test_an_unknown_lambda_search_is_refused():

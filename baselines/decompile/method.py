@@ -87,6 +87,9 @@ class Config:
     n_distinct: int = 8  # distinct sequences per training batch
     repeats: int = 6  # each repeated with independent masks (the paper: 10 x 12)
     theta0: float = 8.0
+    #: stage 0, the real-LayerNorm check (prune.real_ln_check): its λ values (empty: not run) and initial θ
+    real_ln_lambdas: tuple = ()
+    real_ln_theta0: float = 10.0
     lr_mask: float = 0.1
     mask_betas: tuple = (0.9, 0.995)
     mask_grad_clip: float = 5.0

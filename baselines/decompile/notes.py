@@ -68,6 +68,8 @@ def report_notes(report: dict, max_length: int, eval_size: int, target_acc: floa
     if "lookup_acc" in report:
         lines.append(f"lambda search: stage 1 aimed at accuracy bins from the lookup baseline's match "
                      f"{report['lookup_acc']:.3f} up to 1; stages 2-3 bisected toward anchored targets")
+    if any(r["stage"] == 0 for r in report.get("runs", [])):
+        lines.append(f"stage 0 runs (real LayerNorm, the LLN-A check): {_runs(report, 0)}")
     for stage, key in ((1, "stage1"), (2, "stage2"), (3, "stage3")):
         if key not in report and not any(r["stage"] == stage for r in report.get("runs", [])):
             continue

@@ -25,7 +25,7 @@ seeded evaluation set, and the training data drawn from a pool sampled once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -127,6 +127,25 @@ def calibrate(W, g1: Stage1Graph, C1: Consts, pool: Pool, cfg, deadline: float) 
         opt.step()
         step += 1
     return C.detached(), step
+
+
+def real_ln_check(W, g1: Stage1Graph, C1: Consts, pool: Pool, eval_set, cfg, deadline: float) -> list[dict]:
+    """Stage 0, the published faithfulness check of the linearised LayerNorm (docs/decompile.md §1): stage-1
+    pruning with the model's real LayerNorms, masks starting at ``real_ln_theta0``, one run per λ of
+    ``cfg.real_ln_lambdas``; each run's kept edges and match accuracy (real LayerNorms throughout), to set
+    beside the linearised stage-1 runs at the same λ."""
+    forward = lambda C, batch, m: ex.forward_stage1(W, g1, C, batch.ids, batch.pos, mask=m, linear=False)  # noqa: E731
+    runs = []
+    for lam in cfg.real_ln_lambdas:
+        if cpu_seconds() > deadline:
+            break
+        keep, trained, steps = train_masks(forward, g1.n_edges, g1.dag(), C1, lam, cfg.steps1, pool,
+                                           replace(cfg, theta0=cfg.real_ln_theta0), deadline)
+        mask = keep.to(C1.o[("lm",)].dtype)[None]
+        acc = chunked_match_accuracy(
+            lambda b: ex.forward_stage1(W, g1, trained, b.ids, b.pos, mask=mask, linear=False), eval_set)
+        runs.append({"stage": 0, "lambda": lam, "edges": int(keep.sum()), "acc": round(acc, 4), "steps": steps})
+    return runs
 
 
 def _evaluate(W, g, C, eval_set) -> float:
@@ -316,6 +335,8 @@ def run_pipeline(W, g1: Stage1Graph, C1: Consts, task, model, eval_set, cfg, sta
     plan = Sweep(cfg, sweep.lookup_accuracy(pool.data, eval_set) if cfg.lambda_search == "bins" else None, start)
     if plan.baseline is not None:
         report["lookup_acc"] = plan.baseline
+    if cfg.real_ln_lambdas:
+        report["runs"] += real_ln_check(W, g1, C1, pool, eval_set, cfg, plan.deadline(1))
     before: list[RunResult] = []
     grid: list[float] = []  # "grid": the λ list of stages 2 and 3, from the chosen stage-1 λ
     for number in (1, 2, 3):
