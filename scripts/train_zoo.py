@@ -7,9 +7,10 @@
 ``train`` runs, task after task in :data:`ORDER` (cheapest architectures
 first), the published architecture search (``bench.models.train.search``: the
 published recipe and grid order, stopping at the first run perfect on
-``test_101_150``) starting at the configuration the published search chose
-for the task (``bench.models.train.PUBLISHED_BEST``), or at a smaller one where that
-is 256 wide (:func:`start_point`). ``--runs-per-task`` bounds how
+``test_101_150`` that also reaches ``bench.models.train.IN_DISTRIBUTION_BAR`` on
+``test_0_50``) from the configuration the published search chose for the task
+(``bench.models.train.PUBLISHED_BEST``); where that is 256 wide, a smaller one (the
+same at width 64, :func:`start_point`) is tried first. ``--runs-per-task`` bounds how
 many grid points one pass trains per task, so every task gets its first run
 before any task gets its second; later passes (``--passes``) go on where the
 search stopped. Every run folder resumes (checkpoints every 3,000 steps), and
@@ -23,8 +24,8 @@ architecture its search has chosen so far, with the published recipe but
 without position offsets (positions 0..T-1 only, so positions past 50 are
 never trained). It is a control when it meets :func:`bench.models.manifest.is_control`.
 
-``land`` adds each named task's best run so far (the search's choice: best
-``test_101_150``, the first of equals) to ``zoo/`` as the task's main model,
+``land`` adds each named task's best run so far (the search's choice:
+``bench.models.train.search_choice``) to ``zoo/`` as the task's main model,
 with the search record in its manifest entry; ``land TASK-noofs`` adds the
 task's control: the no-offsets run when it meets :func:`bench.models.manifest.is_control`, else the
 first run of the search that does (another architecture or learning rate), as
@@ -46,7 +47,8 @@ import torch
 
 from bench.data.task import get_task
 from bench.models.manifest import add_run, control_id, is_control
-from bench.models.train import PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, grid_from, measure_run, run_name, train
+from bench.models.train import (PUBLISHED_BEST, PUBLISHED_GRID, GridPoint, Recipe, TrainError, ends_search, grid_from,
+                                measure_run, run_name, search_choice, train)
 from bench.scoring.results import write_text_atomic
 
 OTHER = "-control"  # the suffix of a control from another configuration of the search
@@ -85,8 +87,10 @@ def start_point(task: str) -> GridPoint:
 
 
 def search_points(task: str) -> list:
-    """The published grid from the task's starting point (:func:`start_point`) on."""
-    return grid_from(PUBLISHED_GRID, start_point(task))
+    """The published grid from the task's published configuration on, after the smaller starting point
+    where there is one (:func:`start_point`): the search reaches the published configuration second."""
+    start, published = start_point(task), PUBLISHED_BEST[task]
+    return ([start] if start != published else []) + grid_from(PUBLISHED_GRID, published)
 
 
 def load_search(runs: Path, task: str) -> dict:
@@ -118,17 +122,20 @@ def run_point(point, base: Recipe, runs: Path, model_id: str) -> dict:
 def train_task(task_name: str, runs: Path, args) -> None:
     """Up to ``args.runs_per_task`` more grid points of one task's search."""
     record = load_search(runs, task_name)
-    if record["finished"]:
-        return
     points = search_points(task_name)
     done = {e["label"] for e in record["entries"]}
+    record["finished"] = search_finished(record["entries"], points)  # the rule may be newer than the record
     for point in [p for p in points if p.label not in done][: args.runs_per_task]:
-        entry = run_point(point, base_recipe(task_name, args), runs, task_name)
-        record["entries"].append(entry)
-        record["finished"] = entry["accuracy"]["test_101_150"] == 1.0 or len(record["entries"]) == len(points)
-        save_search(runs, record)
         if record["finished"]:
-            return
+            break
+        record["entries"].append(run_point(point, base_recipe(task_name, args), runs, task_name))
+        record["finished"] = search_finished(record["entries"], points)
+        save_search(runs, record)
+
+
+def search_finished(entries: list, points: list) -> bool:
+    """A search ends at a run that :func:`bench.models.train.ends_search`, or when every point is trained."""
+    return any(ends_search(e["accuracy"]) for e in entries) or {p.label for p in points} <= {e["label"] for e in entries}
 
 
 def train_control(task_name: str, runs: Path, args) -> None:
@@ -151,9 +158,13 @@ def task_of(model_id: str) -> str:
 
 def control_candidates(runs: Path, task_name: str) -> list[tuple[str, dict]]:
     """(folder, entry) of every run of the task that meets the control criterion, in the order ``land``
-    prefers them: the no-offsets run, the search's runs, the extra runs of ``TASK-control``."""
+    prefers them: the no-offsets run, the search's runs (but its choice, the main model), the extra runs
+    of ``TASK-control``."""
+    main = load_search(runs, task_name)
+    chosen = best_entry(main)["label"] if main["entries"] else None
     return [(folder, e) for folder in (control_id(task_name), task_name, task_name + OTHER)
-            for e in load_search(runs, folder)["entries"] if is_control(e["accuracy"])]
+            for e in load_search(runs, folder)["entries"]
+            if is_control(e["accuracy"]) and not (folder == task_name and e["label"] == chosen)]
 
 
 def searched(entries: list) -> list:
@@ -181,8 +192,8 @@ def train_other_control(task_name: str, runs: Path, args) -> None:
 
 
 def best_entry(record: dict) -> dict:
-    """The search's choice: best test_101_150, the first of equals (as ``bench.models.train.search``)."""
-    return max(record["entries"], key=lambda e: e["accuracy"]["test_101_150"])
+    """The search's choice (``bench.models.train.search_choice``, as ``bench.models.train.search``)."""
+    return record["entries"][search_choice([e["accuracy"] for e in record["entries"]])]
 
 
 def cmd_train(args) -> None:

@@ -385,3 +385,25 @@ def test_search_stops_at_the_first_perfect_run_and_keeps_the_first_best(tmp_path
     points = [GridPoint(a, 1e-3, 0.0) for a in scores]
     best, entries = search(base, tmp_path, grid=points, start="2x1x16-lr0.001-do0", log=lambda _: None)
     assert trained == ["2x1x16", "2x2x16"]
+
+
+def test_a_run_perfect_at_length_but_poor_in_distribution_neither_ends_the_search_nor_wins_it(tmp_path, monkeypatch):
+    scores = {"1x1x16": (0.70, 1.0), "1x2x16": (0.99, 0.8), "2x1x16": (0.97, 1.0), "2x2x16": (1.0, 1.0)}
+    trained = []
+
+    def fake_train(recipe, run_dir, **kw):
+        trained.append(recipe.arch)
+        return bt.TrainResult(None, recipe, 10, 0.0, False, True)
+
+    def fake_measure(model, task, run_dir):
+        short, long = scores[trained[-1]]
+        return {"test_0_50": short, "test_51_100": 1.0, "test_101_150": long}
+
+    monkeypatch.setattr(bt, "train", fake_train)
+    monkeypatch.setattr(bt, "measure_run", fake_measure)
+    best, entries = search(Recipe(task="sort"), tmp_path, grid=list(scores), log=lambda _: None)
+    assert trained == ["1x1x16", "1x2x16", "2x1x16"] and best.recipe.arch == "2x1x16"
+    trained.clear()
+    best, _ = search(Recipe(task="sort"), tmp_path, grid=list(scores), max_runs=2, log=lambda _: None)
+    assert best.recipe.arch == "1x2x16"  # 0.8 at length, but the only one good in distribution
+    assert bt.search_choice([{"test_0_50": 0.5, "test_101_150": 0.2}, {"test_0_50": 0.6, "test_101_150": 0.4}]) == 1

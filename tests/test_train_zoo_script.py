@@ -93,3 +93,29 @@ def test_land_without_a_control_says_so(tz, tmp_path):
     write(tmp_path, "tomita2", [entry("1x1x16-lr0.001-do0", (1, 1, 1))])
     with pytest.raises(SystemExit, match="no run of tomita2 meets the control criterion"):
         tz.cmd_land(argparse.Namespace(runs=str(tmp_path), ids=["tomita2-control"]))
+
+
+def test_a_256_wide_task_tries_width_64_first_then_the_published_point_on(tz):
+    points = [p.label for p in tz.search_points("sort")]  # published: 1x1x256, lr 1e-3, dropout 0.1
+    assert points[:3] == ["1x1x64-lr0.001-do0.1", "1x1x256-lr0.001-do0.1", "1x1x256-lr0.0001-do0"]
+    assert len(points) == len(set(points))
+    assert [p.label for p in tz.search_points("tomita1")][0] == "1x1x16-lr0.001-do0"  # 16 wide: as published
+
+
+def test_a_run_perfect_at_length_only_does_not_end_the_search(tz, tmp_path, monkeypatch):
+    # sort's width-64 run: perfect on 101-150 but 0.70 on 0-50; a record finished under the older rule resumes
+    write(tmp_path, "sort", [entry("1x1x64-lr0.001-do0.1", (0.70, 0.999, 1.0))], finished=True)
+    trained = stub_runs(tz, monkeypatch, {"1x1x256-lr0.001-do0.1": (0.98, 1.0, 1.0)})
+    tz.train_task("sort", tmp_path, args())
+    assert [label for _, label, _ in trained] == ["1x1x256-lr0.001-do0.1"]
+    record = tz.load_search(tmp_path, "sort")
+    assert record["finished"] and tz.best_entry(record)["label"] == "1x1x256-lr0.001-do0.1"
+    tz.train_task("sort", tmp_path, args())
+    assert len(trained) == 1  # finished: nothing more
+
+
+def test_the_main_models_run_is_never_its_control(tz, tmp_path):
+    write(tmp_path, "ababstar", [entry("1x1x64-lr0.001-do0", (1, 0.07, 0))], finished=False)
+    assert tz.control_candidates(tmp_path, "ababstar") == []  # the search's choice so far, not a control
+    write(tmp_path, "ababstar", [entry("1x1x64-lr0.001-do0", (1, 0.07, 0)), entry("1x1x64-lr0.001-do0.1", (1, 1, 0.6))])
+    assert [e["label"] for _, e in tz.control_candidates(tmp_path, "ababstar")] == ["1x1x64-lr0.001-do0"]

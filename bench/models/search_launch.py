@@ -62,11 +62,11 @@ def _executor(options: LaunchOptions, folder: Path):
 def search_launched(base, run_root: str | Path, grid, options: LaunchOptions, log=print):
     """:func:`bench.models.train.search` with the grid points trained as jobs, ``options.wave`` at a time.
 
-    Returns the chosen entry and the entries that count (those up to the first perfect point, in grid
+    Returns the chosen entry and the entries that count (those up to the first that ends the search, in grid
     order), as the sequential search does. A job that fails raises :class:`bench.errors.UsageError`
     naming its grid point and log.
     """
-    from bench.models.train import GridPoint, TrainError, run_name
+    from bench.models.train import GridPoint, TrainError, ends_search, run_name, search_choice
 
     if options.wave < 1:
         raise UsageError(f"--wave must be at least 1, got {options.wave}")
@@ -82,17 +82,15 @@ def search_launched(base, run_root: str | Path, grid, options: LaunchOptions, lo
             jobs = [executor.submit(train_point, recipe, str(run_root / run_name(recipe))) for recipe in recipes]
         wave = _wait(jobs, points[start : start + options.wave], options.launcher)
         for point, entry in zip(points[start : start + options.wave], wave):
-            perfect = entries and entries[-1].accuracies["test_101_150"] == 1.0
-            if perfect:
+            if entries and ends_search(entries[-1].accuracies):
                 log(f"{point.label}: trained in the same wave after a perfect point; not counted")
                 continue
             entries.append(entry)
             log(f"{base.task} {point.label}: {entry.steps} steps, {entry.wall_time_s:.0f}s, "
                 + " ".join(f"{k}={v:.3f}" for k, v in entry.accuracies.items()))
-        if entries[-1].accuracies["test_101_150"] == 1.0:
+        if ends_search(entries[-1].accuracies):
             break
-    best = max(entries, key=lambda e: e.accuracies["test_101_150"])  # max keeps the first of equals
-    return best, entries
+    return entries[search_choice([e.accuracies for e in entries])], entries
 
 
 def _wait(jobs: list, points: list, launcher: str) -> list:
