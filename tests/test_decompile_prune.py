@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, replace
 
@@ -137,6 +138,9 @@ def test_the_method_returns_a_valid_program_quickly(tomita):
     notes = Program.from_json(program.to_json()).notes  # the report travels with the program
     assert "pruned on lengths 0-30" in notes and "un-pruned, linearised LayerNorm: match" in notes
     assert "stage 3 chosen" in notes and "CPU seconds" in notes
+    details = json.loads(json.dumps(method.details()))  # JSON data, for the results
+    assert set(details["primitives"]) == {"mlps", "terms"} and set(details["primitives"]["mlps"]) == {"mlp0"}
+    assert details["stages"]["stage3"] == method.last_report["stage3"]
 
 
 @pytest.mark.slow

@@ -137,3 +137,50 @@ def test_for_task_takes_notes():
     program = rasp.Program.for_task(task, rasp.map(rasp.tokens, "x", basis="tokens"), notes="found by hand")
     assert program.notes == "found by hand"
     assert rasp.Program.from_json(program.to_json()).notes == "found by hand"
+
+
+WITH_DETAILS = """
+    from bench.baselines.lookup import Lookup
+
+    class Reports(Lookup):
+        name = "reports"
+
+        def details(self):
+            return {"matched": {"mlp0": "erase"}, "steps": [1, 2, 3]}
+
+    class TooMuch(Lookup):
+        name = "too_much"
+
+        def details(self):
+            return {"x": "y" * 20_000}
+
+    class Broken(Lookup):
+        name = "broken"
+
+        def details(self):
+            raise RuntimeError("no report today")
+"""
+
+
+@pytest.mark.parametrize("obj, expected", [
+    ("Reports", {"matched": {"mlp0": "erase"}, "steps": [1, 2, 3]}),
+    ("TooMuch", "gave 20,009 characters of JSON, over 16,000"),
+    ("Broken", "details() failed: RuntimeError: no report today"),
+])
+def test_what_a_method_reports_per_model_is_kept_with_its_results(tmp_path, obj, expected):
+    path = write_method(tmp_path, WITH_DETAILS, "reports.py")
+    code, out = run(tmp_path, f"{path}:{obj}", models=["tomita1"])
+    assert code == 0  # the program is the result: a failing report never fails the extraction
+    (entry,) = load_results(out / "results.json").models
+    assert entry.status == "ok"
+    if isinstance(expected, dict):
+        assert entry.details == expected
+    else:
+        assert expected in entry.details["unavailable"]
+    code, out = run(tmp_path, f"{path}:{obj}", "--resume", models=["tomita1"])  # kept as it was on resume
+    assert load_results(out / "results.json").models[0].details == entry.details
+
+
+def test_a_method_without_details_records_none(tmp_path):
+    code, out = run(tmp_path, "lookup", models=["tomita1"])
+    assert load_results(out / "results.json").models[0].details is None

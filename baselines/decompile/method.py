@@ -134,6 +134,23 @@ class Decompile:
         out["dangling_removal"] = "stages 1-2"
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
+    def details(self) -> dict:
+        """The last extraction, for the results (``bench.scoring.methods``): which primitives matched per
+        operation, each stage's choice, the fallback if any, and the CPU seconds."""
+        r = self.last_report
+        mlps = {name: entry if isinstance(entry, str) else entry.get("primitive", "kept as an MLP")
+                for name, entry in r.get("mlp_matching", {}).items()}
+        selects = r.get("select_matching") or {}
+        out = {
+            "primitives": {"mlps": mlps, "terms": selects.get("matched", {}) if selects.get("kept") else {}},
+            "stages": {key: r[key] for key in ("stage1", "stage2", "stage3") if key in r},
+            "cpu_seconds": round(r.get("cpu_seconds", 0.0), 1),
+        }
+        for key in ("lookup_acc", "fallback"):
+            if key in r:
+                out[key] = r[key]
+        return out
+
     def _weights(self, model, task, dtype):
         W = extract_weights(model, dtype)
         if self.config.pos0_readout and task.kind == "token_set":

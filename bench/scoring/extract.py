@@ -31,6 +31,9 @@ from bench.program import Program, ProgramError
 #: The most characters of a failed extraction's traceback that are kept (its last lines).
 MAX_TRACEBACK_CHARS = 20_000
 
+#: The most characters of JSON a method's ``details()`` may give per model.
+MAX_DETAILS_CHARS = 16_000
+
 
 @dataclass
 class Extraction:
@@ -40,6 +43,7 @@ class Extraction:
     peak_memory_mb: float
     traceback: Optional[str] = None  # where the method raised, for an exception in extract()
     lengths_sampled: Optional[list[int]] = None  # [lo, hi] asked of the task view's sampler
+    details: Optional[dict] = None  # what the method reported about this extraction (``method.details()``)
 
 
 def _rss_mb() -> float:
@@ -66,7 +70,7 @@ def _extract_to_json(method, model, task_view) -> dict:
         if not isinstance(program, Program):
             outcome = {"error": f"extract returned {type(program).__name__}, not a bench.program.Program"}
         else:
-            outcome = {"program": program.to_json()}
+            outcome = {"program": program.to_json(), "details": method_details(method)}
     except Exception as exc:  # the method's own failure is data, recorded for this model
         seconds = time.perf_counter() - start
         text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -75,6 +79,25 @@ def _extract_to_json(method, model, task_view) -> dict:
     outcome["peak_memory_mb"] = max(0.0, _peak_rss_mb() - start_rss)
     outcome["lengths_sampled"] = getattr(task_view, "lengths_sampled", None)
     return outcome
+
+
+def method_details(method) -> Optional[dict]:
+    """``method.details()`` (optional: what the method found, e.g. which primitives matched) as JSON data
+    of at most :data:`MAX_DETAILS_CHARS` characters; None where the method has none. Whatever goes
+    wrong there is said in the details, never an error of the extraction: the program is the result."""
+    report = getattr(method, "details", None)
+    if not callable(report):
+        return None
+    try:
+        details = report()
+        if not isinstance(details, dict):
+            return {"unavailable": f"details() returned {type(details).__name__}, not a dict"}
+        text = json.dumps(details, allow_nan=False)
+    except Exception as exc:  # noqa: BLE001 -- the method's own code; its program still counts
+        return {"unavailable": f"details() failed: {type(exc).__name__}: {str(exc)[:200]}"}
+    if len(text) > MAX_DETAILS_CHARS:
+        return {"unavailable": f"details() gave {len(text):,} characters of JSON, over {MAX_DETAILS_CHARS:,}"}
+    return json.loads(text)
 
 
 def _child(conn, method, model, task_view) -> None:
@@ -109,8 +132,10 @@ def _collect(outcome: dict, time_limit: float) -> Extraction:
     if seconds > time_limit:
         return Extraction(None, f"extraction took {seconds:.0f} s, over the limit of {time_limit:.0f} s", seconds,
                           memory, lengths_sampled=lengths)
+    details = outcome.get("details") if isinstance(outcome.get("details"), dict) else None
     try:
-        return Extraction(Program.from_json(outcome["program"]), None, seconds, memory, lengths_sampled=lengths)
+        return Extraction(Program.from_json(outcome["program"]), None, seconds, memory, lengths_sampled=lengths,
+                          details=details)
     except ProgramError as exc:
         return Extraction(None, f"invalid program: {exc}", seconds, memory, lengths_sampled=lengths)
 

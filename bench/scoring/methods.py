@@ -3,7 +3,10 @@
 A method is any object with a ``name`` and ``extract(model, task) -> Program``.
 It receives the hookable reference model and a :class:`TaskView` (symbols,
 layout, kind, a sampler it may call at any length) — never the frozen test
-splits. Optional: a ``parameters`` dict, recorded verbatim in the results.
+splits. Optional: a ``parameters`` dict, recorded verbatim in the results, and a
+``details()`` method, called after each successful ``extract``, whose dict (JSON
+data, at most 16,000 characters: what the method found for that model, e.g.
+which primitives matched) is recorded with the model's results as ``details``.
 
     from bench.scoring.methods import register_method
 

@@ -82,6 +82,7 @@ class ModelResult:
     cost: Optional[Cost]
     success: bool  # match_acc >= match_threshold on every bin
     lengths_sampled: Optional[list[int]] = None  # [lo, hi] the method asked of the task view's sampler; null: none
+    details: Optional[dict[str, Any]] = None  # the method's own report on this extraction (Method.details()); null: none
 
 
 @dataclass

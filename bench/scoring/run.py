@@ -190,6 +190,7 @@ def score_extraction(prepared: Prepared, extraction: Extraction, options: Option
         cost=Cost(extract_seconds=round(extraction.seconds, 3), peak_memory_mb=round(extraction.peak_memory_mb, 1)),
         success=False,
         lengths_sampled=extraction.lengths_sampled,
+        details=extraction.details,
     )
     save_traceback(out_dir, ref.id, extraction.traceback)
     program = extraction.program
