@@ -36,6 +36,7 @@ import bench.show, bench.tasks.__main__
 assert bench.show.main([{PROGRAM!r}]) == 0
 assert bench.show.main(["/nonexistent.json"]) == 2
 assert bench.tasks.__main__.main(["list", "--no-fingerprints"]) == 0
+assert bench.tasks.__main__.main(["list"]) == 0  # the pinned fingerprints: no split is read
 assert bench.tasks.__main__.main(["show", "no_such_task"]) == 2
 assert bench.tasks.__main__.main(["show", "sort", "--split", "no_such_split"]) == 2
 """

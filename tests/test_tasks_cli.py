@@ -44,6 +44,24 @@ def test_list_shows_every_task_and_its_fingerprints(capsys, cli_cache):
             assert fingerprint[:12] in row
 
 
+def test_list_computes_the_fingerprints_of_a_task_whose_version_is_not_pinned(capsys, cli_cache, tmp_path, monkeypatch):
+    import json
+
+    import bench.tasks.__main__ as cli
+    from bench.data.splits import split_fingerprints
+
+    pinned = json.loads(cli.PINNED_FINGERPRINTS.read_text())
+    pinned["sort"] = {"version": "0.0", "test_0_50": "f" * 64, "test_51_100": "f" * 64, "test_101_150": "f" * 64}
+    altered = tmp_path / "split_fingerprints.json"
+    altered.write_text(json.dumps(pinned))
+    monkeypatch.setattr(cli, "PINNED_FINGERPRINTS", altered)
+    monkeypatch.setattr(cli, "pinned_fingerprints", lambda path=altered: json.loads(path.read_text()))
+    code, out, _ = run(capsys, "list")
+    row = next(line for line in out.splitlines() if line.split()[0] == "sort")
+    assert code == 0 and "ffffffffffff" not in row
+    assert all(fp[:12] in row for fp in split_fingerprints(cli_cache["sort"]).values())
+
+
 def test_list_without_fingerprints_needs_no_splits(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("RASP_BENCH_CACHE", str(tmp_path))
     code, out, _ = run(capsys, "list", "--no-fingerprints")
