@@ -413,6 +413,22 @@ def test_causal_products_skip_work_without_changing_a_bit():
     assert np.array_equal(bits(out[:, lower]), bits(full[:, lower]))
 
 
+def test_values_over_positions_are_multiplied_block_by_block_without_changing_a_bit(monkeypatch):
+    rng = np.random.default_rng(65)
+    T, P, m = 40, 60, 9  # a value over positions (P of them): zero past its own position, as aggregates of indices
+    x, table = operands(rng, (3, T, P), (P, m))
+    x *= np.tri(T, P)
+    beta = exactdot.slice_bits(P)
+    whole = exactdot.product(exactdot.split(x, -1, beta), exactdot.split(table, -2, beta))
+    blocked = []
+    monkeypatch.setattr(exactdot, "_row_blocked", lambda *a, _f=exactdot._row_blocked: blocked.append(1) or _f(*a))
+    assert np.array_equal(bits(exactdot.times_table(x, table)), bits(whole)) and blocked  # cut by blocks
+    dense, _ = operands(rng, (3, T, P), (1, 1))
+    blocked.clear()
+    full = exactdot.product(exactdot.split(dense, -1, beta), exactdot.split(table, -2, beta))
+    assert np.array_equal(bits(exactdot.times_table(dense, table)), bits(full)) and not blocked  # nothing to cut
+
+
 def test_products_of_one_hot_and_small_integer_operands_are_exact():
     rng = np.random.default_rng(71)
     V, m = 40, 9
