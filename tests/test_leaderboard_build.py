@@ -90,3 +90,16 @@ def test_empty_leaderboard_builds(tmp_path):
     build([], tmp_path)
     assert (tmp_path / "index.html").exists()
     assert (tmp_path / "leaderboard.csv").read_text().startswith("rank,method,")
+
+
+def test_a_programs_page_shows_what_the_method_reported_escaped(tmp_path):
+    from dataclasses import replace
+
+    reported = replace(model_result("sort", "sort", (1, 1, 1), 3),
+                       details={"primitives": {"mlp0": "<script>alert(1)</script>"}, "zzz": "x" * 20_000})
+    quiet = model_result("count", "count", (1, 1, 1), 3)
+    build([synthetic_entry("reports", [reported, quiet])], tmp_path)
+    page = (tmp_path / "programs" / "reports" / "sort.html").read_text()
+    assert "What the method reported" in page and "&quot;mlp0&quot;: &quot;&lt;script&gt;" in page
+    assert "<script>" not in page and "more characters not shown" in page
+    assert "What the method reported" not in (tmp_path / "programs" / "reports" / "count.html").read_text()

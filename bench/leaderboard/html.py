@@ -16,6 +16,7 @@ only the http(s) URLs that the submission schema admits.
 from __future__ import annotations
 
 import html
+import json
 import math
 
 import pandas as pd
@@ -308,6 +309,8 @@ def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] |
         f"{esc(e.submission.method)}</a></p>\n<h1>{esc(e.submission.method)} on {esc(model_id)}</h1>\n"
         f'<dl class="meta">{meta}</dl>\n<pre class="program"><code>{esc(e.programs[model_id])}</code></pre>'
     )
+    if m.details:
+        body += "\n" + details_section(m.details)
     if disagreements is not None:
         body += "\n" + disagreements
     if heatmaps is None:
@@ -315,6 +318,18 @@ def program_page_html(e: Entry, model_id: str, heatmaps: tuple[list[str], str] |
                      css=CSS + HEATMAPS_CSS if disagreements is not None else CSS)
     body += "\n" + _heatmaps(*heatmaps)
     return _page(f"{e.submission.method} on {model_id}", body, script=False, css=CSS + HEATMAPS_CSS)
+
+
+#: The most characters of a method's per-model details shown on a program page (the harness keeps 16,000).
+MAX_DETAILS_SHOWN = 16_000
+
+
+def details_section(details: dict) -> str:
+    """What the method reported about this extraction (``ModelResult.details``), as escaped JSON."""
+    text = json.dumps(details, indent=1, sort_keys=True, ensure_ascii=True)
+    if len(text) > MAX_DETAILS_SHOWN:
+        text = text[:MAX_DETAILS_SHOWN] + f"\n... ({len(text) - MAX_DETAILS_SHOWN:,} more characters not shown)"
+    return f'<h2>What the method reported</h2>\n<pre class="details"><code>{esc(text)}</code></pre>'
 
 
 def disagreements_section(found, image: str | None, note: str) -> str:
