@@ -427,6 +427,8 @@ def test_values_over_positions_are_multiplied_block_by_block_without_changing_a_
     blocked.clear()
     full = exactdot.product(exactdot.split(dense, -1, beta), exactdot.split(table, -2, beta))
     assert np.array_equal(bits(exactdot.times_table(dense, table)), bits(full)) and not blocked  # nothing to cut
+    zeros = exactdot.times_table(np.zeros((3, T, P)), table)  # no column used at all
+    assert zeros.shape == (3, T, m) and not zeros.any()
 
 
 def test_products_of_one_hot_and_small_integer_operands_are_exact():

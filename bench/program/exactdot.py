@@ -182,6 +182,8 @@ def _row_block_ends(nonzero: np.ndarray) -> list[tuple[int, int, int]] | None:
     values over positions (an aggregate of ``indices``, or of such a value) are zero past their own
     position, so early positions read few columns. None when it would not pay."""
     t, k = nonzero.shape[-2:]
+    if k == 0:
+        return None
     last = np.where(nonzero.any(axis=tuple(range(nonzero.ndim - 2))), np.arange(1, k + 1), 0).max(-1)  # (t,)
     edges = [t * r // CAUSAL_BLOCKS for r in range(CAUSAL_BLOCKS + 1)]
     blocks = [(start, stop, int(last[start:stop].max())) for start, stop in zip(edges[:-1], edges[1:])]
