@@ -141,9 +141,7 @@ def real_ln_check(W, g1: Stage1Graph, C1: Consts, pool: Pool, eval_set, cfg, dea
             break
         keep, trained, steps = train_masks(forward, g1.n_edges, g1.dag(), C1, lam, cfg.steps1, pool,
                                            replace(cfg, theta0=cfg.real_ln_theta0), deadline)
-        mask = keep.to(C1.o[("lm",)].dtype)[None]
-        acc = chunked_match_accuracy(
-            lambda b: ex.forward_stage1(W, g1, trained, b.ids, b.pos, mask=mask, linear=False), eval_set)
+        acc = stage1_accuracy(W, g1, trained, keep, eval_set, linear=False)
         runs.append({"stage": 0, "lambda": lam, "edges": int(keep.sum()), "acc": round(acc, 4), "steps": steps})
     return runs
 
@@ -164,10 +162,12 @@ def too_many_paths(g1: Stage1Graph, keep: torch.Tensor, cfg) -> bool:
     return len(path_graph_from_stage1(g1, keep).vars) > cfg.max_paths
 
 
-def stage1_accuracy(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor | None, eval_set) -> float:
-    """Match accuracy of a hard stage-1 mask (None: every edge) run as a stage-1 graph (no path expansion)."""
+def stage1_accuracy(W, g1: Stage1Graph, C1: Consts, keep: torch.Tensor | None, eval_set, linear: bool = True) -> float:
+    """Match accuracy of a hard stage-1 mask (None: every edge) run as a stage-1 graph (no path expansion),
+    with linearised LayerNorms or (``linear=False``) the model's own."""
     mask = None if keep is None else keep.to(C1.o[("lm",)].dtype)[None]
-    return chunked_match_accuracy(lambda b: ex.forward_stage1(W, g1, C1, b.ids, b.pos, mask=mask), eval_set)
+    return chunked_match_accuracy(lambda b: ex.forward_stage1(W, g1, C1, b.ids, b.pos, mask=mask, linear=linear),
+                                  eval_set)
 
 
 def unpruned(W, g1: Stage1Graph, C1: Consts, eval_set, cfg):
@@ -201,30 +201,21 @@ class Stage:
 def run_stage(stage: Stage, W, start: Consts, policy, pool, eval_set, cfg, deadline) -> list[RunResult]:
     """Mask-training runs at the λ values ``policy(runs so far)`` proposes (:mod:`.sweep`), until it proposes
     None or the CPU budget is spent; each run folded and evaluated."""
-    results: list[RunResult] = []
-    tried: list[RunResult] = []  # every run, those that kept nothing included (the policy learns from them)
+    runs: list[RunResult] = []  # every run, those that kept nothing included (the policy learns from them)
     while cpu_seconds() <= deadline:
-        lam = policy(tried)
+        lam = policy(runs)
         if lam is None:
             break
         keep, trained, steps = train_masks(stage.forward, stage.n_edges, stage.dag, start, lam, stage.steps, pool, cfg,
                                            deadline)
         if stage.too_large is not None and bool(keep.any()) and stage.too_large(keep):
             acc = stage.measure(keep, trained)
-            results.append(RunResult(stage.number, lam, int(keep.sum()), acc, None, trained, steps, too_large=True))
-            tried.append(results[-1])
+            runs.append(RunResult(stage.number, lam, int(keep.sum()), acc, None, trained, steps, too_large=True))
             continue
-        folded = stage.fold(keep, trained)
-        if folded is None:
-            empty = RunResult(stage.number, lam, 0, 0.0, None, trained, steps)
-            tried.append(empty)
-            if stage.log_empty:
-                results.append(empty)  # logged; nothing to render
-            continue
-        acc = _evaluate(W, *folded, eval_set)
-        results.append(RunResult(stage.number, lam, int(keep.sum()), acc, folded, trained, steps))
-        tried.append(results[-1])
-    return results
+        folded = stage.fold(keep, trained)  # None: the run kept nothing, so there is nothing to render
+        acc = 0.0 if folded is None else _evaluate(W, *folded, eval_set)
+        runs.append(RunResult(stage.number, lam, int(keep.sum()), acc, folded, trained, steps))
+    return [r for r in runs if r.graph is not None or r.too_large or stage.log_empty]
 
 
 def stage1(W, g1: Stage1Graph, cfg, eval_set) -> Stage:

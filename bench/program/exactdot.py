@@ -165,26 +165,29 @@ def times_table(x: np.ndarray, table: np.ndarray) -> np.ndarray:
     beta = slice_bits(table.shape[0])
     a, b = split(x, -1, beta), _table_slices(table, beta)
     nonzero = x != 0
-    used = np.flatnonzero(np.any(nonzero, axis=tuple(range(x.ndim - 1))))
+    # (positions, n): whether an entry is nonzero at that position in some row of the batch
+    by_position = nonzero.reshape((-1,) + x.shape[-2:]).any(0) if x.ndim >= 2 else nonzero[None]
+    used = np.flatnonzero(by_position.any(0))
     if used.size < 0.8 * x.shape[-1]:
         a, b = a.keep(-1, used), b.keep(0, used)
-        nonzero = nonzero[..., used]
+        by_position = by_position[:, used]
     if x.ndim >= 3 and x.shape[-2] >= 2 * CAUSAL_BLOCKS:
-        ends = _row_block_ends(nonzero)
+        ends = _row_block_ends(by_position)
         if ends is not None:
             return _row_blocked(a, b, ends)
     return product(a, b)
 
 
-def _row_block_ends(nonzero: np.ndarray) -> list[tuple[int, int, int]] | None:
-    """(start, stop, used) per block of positions (the second to last axis), ``used`` one past the last
-    column any of its rows reads, when cutting each block there saves at least a quarter of the columns:
-    values over positions (an aggregate of ``indices``, or of such a value) are zero past their own
-    position, so early positions read few columns. None when it would not pay."""
-    t, k = nonzero.shape[-2:]
+def _row_block_ends(by_position: np.ndarray) -> list[tuple[int, int, int]] | None:
+    """(start, stop, used) per block of positions, from a (positions, columns) table of where some row is
+    nonzero: ``used`` is one past the last column any of the block's positions reads. Returned when cutting
+    each block there saves at least a quarter of the columns: values over positions (an aggregate of
+    ``indices``, or of such a value) are zero past their own position, so early positions read few
+    columns. None when it would not pay."""
+    t, k = by_position.shape
     if k == 0:
         return None
-    last = np.where(nonzero.any(axis=tuple(range(nonzero.ndim - 2))), np.arange(1, k + 1), 0).max(-1)  # (t,)
+    last = np.where(by_position, np.arange(1, k + 1), 0).max(-1)  # (t,)
     edges = [t * r // CAUSAL_BLOCKS for r in range(CAUSAL_BLOCKS + 1)]
     blocks = [(start, stop, int(last[start:stop].max())) for start, stop in zip(edges[:-1], edges[1:])]
     return blocks if sum((stop - start) * used for start, stop, used in blocks) <= 0.75 * t * k else None
