@@ -143,6 +143,54 @@ def test_program_reproduces_the_path_executor(setup, form):
     assert np.abs(np.array(reference) - expected[0, :5].numpy()).max() < 1e-4
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_factored_scores_compute_the_same_logits_with_fewer_parameters(masked):
+    """Grouping a head's score terms into factored scores changes the form, not the function: position
+    variables make pair tables of n_positions**2 that a rank-d_h score replaces."""
+    from bench.baselines.decompile.graph import apply_stage3_mask
+    from bench.program.size import n_params
+
+    model = random_model(seed=3, positions=96)
+    batch = random_batch(model, T=40)
+    W = extract_weights(model)
+    g1 = Stage1Graph.full(W.n_layers, W.n_heads)
+    var = estimate_ln_var(model, [(batch.ids.numpy(), batch.pos.numpy())], pad=-1, eos=-1)
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    g, C = ex.stage3_from_stage2(W, *ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool)))
+    C = randomize(C, seed=2)
+    if masked:  # blocks of several shapes: keys with different query sets
+        keep = (torch.rand(len(g.stage3_edges()), generator=torch.Generator().manual_seed(5)) < 0.7).tolist()
+        g = apply_stage3_mask(g, keep)
+    expected = ex.forward_paths(W, g, C, batch.ids, batch.pos)
+    pairs = build_program(W, g, C, "token")
+    factored = build_program(W, g, C, "token", factor=True)
+    assert (program_logits(factored, batch) - expected).abs().max() < 1e-4
+    assert (program_logits(factored, batch) - program_logits(pairs, batch)).abs().max() < 1e-6
+    assert n_params(factored) < 0.6 * n_params(pairs)
+    assert any(t.kind == "vec" and t.basis == "dhead" for t in factored.types.values())
+
+
+def test_factored_scores_keep_replaced_terms_as_they_are(setup):
+    """A term replaced by a primitive stays its own term (its pattern is what the program shows); the
+    others of its head may be grouped."""
+    model, batch, W, g1, var = setup
+    C1 = randomize(ex.init_stage1(W, g1, var))
+    g, C = ex.stage3_from_stage2(W, *ex.paths_from_stage1(W, g1, C1, torch.ones(g1.n_edges, dtype=torch.bool)))
+    head = next(h for h in g.heads if h.layer == 1 and len(h.terms) > 2)
+    (p, r), (p2, r2) = head.terms[0], head.terms[1]
+    name = f"s{head.layer}{head.head}"
+    shape = build_program(W, g, C, "token").by_id[name].terms[0].scores.shape  # the table of (p, r)
+    pattern = np.zeros(shape)
+    pattern[:, 0] = 10.0  # every query attends to the first key value
+    overrides = {("qk", head.layer, head.head, p, r): pattern, ("qk", head.layer, head.head, p2, r2): None}
+    pairs = build_program(W, g, C, "token", overrides=overrides)
+    factored = build_program(W, g, C, "token", overrides=overrides, factor=True)
+    assert (program_logits(factored, batch) - program_logits(pairs, batch)).abs().max() < 1e-6
+    select = factored.by_id[name]
+    assert any(np.array_equal(t.scores, pattern) for t in select.terms)
+    assert len(select.terms) < len(pairs.by_id[name].terms)  # the others were grouped
+
+
 @pytest.mark.parametrize("form", ["stage1", "stage3"])
 def test_position0_readout_is_the_models_own_logits_in_executor_and_program(setup, form):
     from bench.baselines.decompile.weights import with_pos0_readout

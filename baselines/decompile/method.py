@@ -108,6 +108,9 @@ class Config:
     time_budget_s: float = 360.0  # CPU seconds of pruning (baselines/decompile/clock.py)
     seed: int = 0
     pos0_readout: bool = True  # token-set models: output the model's own (constant) logits at position 0
+    #: the final program groups a head's unmatched score terms into factored (rank d_h) scores where that
+    #: has fewer parameters (render.Renderer._factored_terms; the same function, matching is unchanged)
+    factor_scores: bool = False
 
 
 @register_method()
@@ -199,7 +202,8 @@ class Decompile:
                 report.pop("mlp_matching", None)
                 report.pop("select_matching", None)
         g, C = fallback
-        return build_program(W64, g, C.to(torch.float64), task.kind, name=name, share_aggregates=True)
+        return build_program(W64, g, C.to(torch.float64), task.kind, name=name, share_aggregates=True,
+                             factor=self.config.factor_scores)
 
     def _match_and_render(self, W64, task, g, C, eval_set, start: float, report: dict, name: str):
         """Primitive matching (MLPs, then attention and logits, within the CPU budget), then the program."""
@@ -217,7 +221,7 @@ class Decompile:
                                                                 accept=cfg.select_accept, keep=cfg.select_keep,
                                                                 converted=converted)
         return build_program(W64, g, C64, task.kind, name=name, overrides=overrides,
-                             converted=converted, share_aggregates=True)
+                             converted=converted, share_aggregates=True, factor=cfg.factor_scores)
 
 
 @register_method()

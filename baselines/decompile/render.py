@@ -66,8 +66,10 @@ class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
     def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None,
-                 converted: dict | None = None, share_aggregates: bool = False):
+                 converted: dict | None = None, share_aggregates: bool = False, factor: bool = False):
         self.W, self.g, self.C = W, g, C
+        #: stage-3 heads: score terms grouped into factored (low-rank) scores where that is smaller (_factored_terms)
+        self.factor = factor
         #: value paths that alias one node (an MLP replaced by keep_one) share one aggregate; off while
         #: matching, which reads every path's values by its variable name
         self.share_aggregates = share_aggregates
@@ -133,18 +135,17 @@ class Renderer:
         scale = 1.0 / math.sqrt(W.d_head)
         fq = {p: self.E[p] @ ln_matrix(L.ln1_g, C.log_var[("q", h.layer, h.head)], W.eps) @ L.WQ[h.head] for p in h.q}
         fk = {r: self.E[r] @ ln_matrix(L.ln1_g, C.log_var[("k", h.layer, h.head)], W.eps) @ L.WK[h.head] for r in h.k}
-        if h.terms is not None and len(h.terms) + len(h.qbias) <= MAX_TERMS:
+        terms = None
+        if h.terms is not None and self.factor:
+            terms = self._factored_terms(h, fq, fk, scale) + self._qbias_terms(h, fk, scale)
+        elif h.terms is not None:
             terms = []
             for p, r in h.terms:
                 table = self._table(("qk", h.layer, h.head, p, r), lambda p=p, r=r: _np(fq[p] @ fk[r].T) * scale)
                 if table is not None:
                     terms.append(rasp.score(self.node[p], self.node[r], table))
-            for r in h.qbias:
-                table = self._table(("qb", h.layer, h.head, r),
-                                    lambda r=r: _np(fk[r] @ C.c[(h.layer, h.head, r)]) * scale)
-                if table is not None:
-                    terms.append(rasp.key_score(self.node[r], table))
-        else:
+            terms += self._qbias_terms(h, fk, scale)
+        if terms is None or len(terms) > MAX_TERMS:
             terms = self._projected_terms(h, fq, fk, scale)
         sel = rasp.soft_select(*terms).named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else
                                              f"s{h.layer}_{h.head}")
@@ -158,6 +159,72 @@ class Renderer:
             self.cat[o] = False
             lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
             self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
+
+    def _qbias_terms(self, h, fk, scale) -> list:
+        """``key_score(X_r, w_r)`` per query-bias term of a stage-3 head (unless replaced by nothing)."""
+        terms = []
+        for r in h.qbias:
+            table = self._table(("qb", h.layer, h.head, r), lambda r=r: _np(fk[r] @ self.C.c[(h.layer, h.head, r)]) * scale)
+            if table is not None:
+                terms.append(rasp.key_score(self.node[r], table))
+        return terms
+
+    def _factored_terms(self, h, fq, fk, scale) -> list:
+        """A stage-3 head's (query, key) terms, with the unreplaced ones grouped into factored scores.
+
+        Keys read by the same set of query paths form a block in which every (query, key) pair is a
+        term: its scores are ``q . k`` with ``q = sum_p X_p (E_p Lambda_q W_Q)`` and ``k = sum_r X_r
+        (E_r Lambda_k W_K)``, so the block can be one score between two ``dhead`` readouts instead of
+        one ``|B_p| x |B_r|`` table per pair (the same function; the tables are rank ``d_h`` anyway).
+        A side with one variable may use the variable itself (its projection goes into the table).
+        Each block takes whichever form has the fewest parameters: a pair of position variables costs
+        ``n_positions**2`` as a table and about ``2 n_positions d_h`` factored. Terms replaced by a
+        primitive (or deleted) keep their own term.
+        """
+        out, by_key = [], {}
+        for p, r in h.terms:
+            key = ("qk", h.layer, h.head, p, r)
+            if key in self.overrides:
+                if self.overrides[key] is not None:
+                    out.append(rasp.score(self.node[p], self.node[r], self.overrides[key]))
+            else:
+                by_key.setdefault(r, []).append(p)
+        blocks: dict = {}
+        for r, ps in by_key.items():
+            blocks.setdefault(tuple(ps), []).append(r)
+        for ps, rs in blocks.items():
+            out += self._block_terms(list(ps), rs, fq, fk, scale)
+        return out
+
+    def _block_terms(self, ps: list, rs: list, fq, fk, scale) -> list:
+        """The score terms of a complete block of (query, key) pairs, in its smallest form."""
+        dh, size = self.W.d_head, lambda v: self.E[v].shape[0]
+        pairwise = sum(size(p) for p in ps) * sum(size(r) for r in rs)
+
+        def side_cost(vs, projected):  # parameters of one side, and its width in the score table
+            return (sum(size(v) for v in vs) * dh + dh, dh) if projected else (0, size(vs[0]))
+
+        best = None
+        for q_proj in ([False, True] if len(ps) == 1 else [True]):
+            for k_proj in ([False, True] if len(rs) == 1 else [True]):
+                (cq, wq), (ck, wk) = side_cost(ps, q_proj), side_cost(rs, k_proj)
+                cost = cq + ck + wq * wk
+                if best is None or cost < best[0]:
+                    best = (cost, q_proj, k_proj)
+        if best[0] >= pairwise:
+            return [rasp.score(self.node[p], self.node[r], _np(fq[p] @ fk[r].T) * scale) for r in rs for p in ps]
+        _, q_proj, k_proj = best
+        basis = rasp.Basis("dhead", dh)
+        eye = torch.eye(dh, dtype=self.W.wte.dtype)
+        if q_proj:
+            q_node, q_side = linear_sum([(self.node[p], _np(fq[p])) for p in ps], np.zeros(dh), basis), eye
+        else:
+            q_node, q_side = self.node[ps[0]], fq[ps[0]]
+        if k_proj:
+            k_node, k_side = linear_sum([(self.node[r], _np(fk[r])) for r in rs], np.zeros(dh), basis), eye
+        else:
+            k_node, k_side = self.node[rs[0]], fk[rs[0]]
+        return [rasp.score(q_node, k_node, _np(q_side @ k_side.T) * scale)]
 
     def _table(self, key, exact):
         """The override of a term if there is one (None: deleted), else its exact table."""
@@ -215,9 +282,11 @@ class Renderer:
 
 def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
                   overrides: dict | None = None, converted: dict | None = None,
-                  share_aggregates: bool = False) -> rasp.Program:
+                  share_aggregates: bool = False, factor: bool = False) -> rasp.Program:
     """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set).
 
-    ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`).
+    ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`); ``factor``
+    groups a stage-3 head's unreplaced terms into factored scores where that is smaller
+    (:meth:`Renderer._factored_terms`).
     """
-    return Renderer(W, g, C, overrides, converted, share_aggregates).build(kind, name)
+    return Renderer(W, g, C, overrides, converted, share_aggregates, factor).build(kind, name)
