@@ -41,7 +41,7 @@ from .render import build_program, primitive_name
 def _values(program, data, names, sizes: dict) -> dict[str, np.ndarray]:
     """Values of the named nodes at real positions (cat values one-hot), stacked over the data's chunks."""
     out: dict[str, list] = {n: [] for n in names}
-    for chunk in data.chunks(128):
+    for chunk in data.chunks(32):  # evaluate keeps every value: (32, T, 303) per vec over positions
         values = rasp.evaluate(program, chunk.ids.numpy())
         real = np.arange(chunk.ids.shape[1])[None, :] < chunk.lengths.numpy()[:, None]
         for n in names:

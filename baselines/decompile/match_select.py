@@ -70,9 +70,12 @@ def _lm_library(n_in: int, V: int, in_tokens: bool, eos: int) -> list[tuple[str,
 
 def program_accuracy(program: rasp.Program, data: DataBatch, size: int = 128) -> float:
     """Match accuracy of a program (run by the benchmark's interpreter) against the model's logits."""
+    from bench.program.interpret_fast import run_program_with_outputs
+
     hits = 0
     for chunk in data.chunks(size):
-        logits = torch.from_numpy(rasp.evaluate(program, chunk.ids.numpy())["logits"])
+        # the output alone, each value freed after its last use (evaluate keeps every value and selector)
+        logits = torch.from_numpy(run_program_with_outputs(program, chunk.ids.numpy())[1])
         hits += int(sequence_match(logits, chunk).sum())
     return hits / max(len(data), 1)
 
