@@ -59,7 +59,7 @@ LAMBDA_SEARCHES = ("grid", "bins")
 class Config:
     """Every figure the method uses (recorded as the method's parameters)."""
 
-    revision: int = 4  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
+    revision: int = 5  # bumped with every change of behaviour, so that `evaluate --resume` redoes old results
     max_length: int = 150  # pruning data lengths [0, max_length]; 50 = training lengths only
     offsets: bool = False  # positions start at 0, as the harness tests
     ln_var_batches: int = 4  # of 64 sequences (the paper: 10)
@@ -68,7 +68,7 @@ class Config:
     prune: bool = True
     lambdas1: tuple = (1e-5, 1e-4, 1e-3, 1e-2)
     lambdas23_factors: tuple = (0.3, 1.0, 3.0)
-    #: "grid": lambdas1 in stage 1, then the chosen graph's λ times lambdas23_factors (revision 4);
+    #: "grid": lambdas1 in stage 1, then the chosen graph's λ times lambdas23_factors (since revision 4);
     #: "bins": the published sweep (prune.Sweep, sweep.py): accuracy bins from the lookup baseline's
     #: accuracy up to 1 in stage 1, then bisection from frontier_points graphs toward anchored targets
     lambda_search: str = "grid"
@@ -109,8 +109,9 @@ class Config:
     seed: int = 0
     pos0_readout: bool = True  # token-set models: output the model's own (constant) logits at position 0
     #: the final program groups a head's unmatched score terms into factored (rank d_h) scores where that
-    #: has fewer parameters (render.Renderer._factored_terms; the same function, matching is unchanged)
-    factor_scores: bool = False
+    #: has fewer parameters (render.Renderer._factored_terms; the same function, matching is unchanged);
+    #: on since revision 5 (revision 4 is this with factor_scores=False)
+    factor_scores: bool = True
 
 
 @register_method()

@@ -164,7 +164,8 @@ class Renderer:
         """``key_score(X_r, w_r)`` per query-bias term of a stage-3 head (unless replaced by nothing)."""
         terms = []
         for r in h.qbias:
-            table = self._table(("qb", h.layer, h.head, r), lambda r=r: _np(fk[r] @ self.C.c[(h.layer, h.head, r)]) * scale)
+            c = self.C.c[(h.layer, h.head, r)]
+            table = self._table(("qb", h.layer, h.head, r), lambda r=r, c=c: _np(fk[r] @ c) * scale)
             if table is not None:
                 terms.append(rasp.key_score(self.node[r], table))
         return terms

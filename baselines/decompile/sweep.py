@@ -4,7 +4,7 @@ A stage is swept from one or more *starting points* (graphs of the stage
 before). For each, a policy proposes the next λ from the runs made so far
 (``policy(runs) -> λ or None``, None ending that point's sweep):
 
-- :class:`Grid` (``Config.lambda_search = "grid"``, revision 4): a fixed list;
+- :class:`Grid` (``Config.lambda_search = "grid"``, the default since revision 4): a fixed list;
   stage 1 from the un-pruned graph, stages 2 and 3 from the one graph chosen
   in the stage before, at that graph's stage-1 λ times ``lambdas23_factors``.
 - ``"bins"``, the published sweep: stage 1 tries the starting list, then
