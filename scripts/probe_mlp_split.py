@@ -1,0 +1,225 @@
+"""Probe the MLPs a decompiled program keeps as weights: is each a sum of one function per input,
+and which split-MLP primitive (docs/decompile.md §4.1) fits each part?
+
+    python scripts/probe_mlp_split.py d2
+    python scripts/probe_mlp_split.py tomita4 --program path/to/tomita4.json --steps 2000
+
+For each ``mlp`` operation of the program (the model's own MLP, reading
+``readout(x_1 @ A_1 + ... + b)``) the script
+
+1. samples sequences of lengths 0-150 and reads the MLP's input variables and its output;
+2. distils the MLP into a split one, ``f_1(x_1) + ... + f_n(x_n)``: a table for a ``cat``
+   input, a GELU MLP of ``--hidden`` units for a ``vec`` input, fitted to the output by mean
+   squared error (Adam);
+3. splices the split MLP into the program in place of the original and scores it against the
+   model's stored predictions on the frozen test splits (match accuracy per bin, ``n_params``);
+4. fits each primitive of the published split-MLP library to each ``vec`` part by least squares
+   and prints the best fractions of variance unexplained (FVU; the method tries a primitive
+   below 0.6).
+
+A tool for developing the MLP library: nothing here changes ``decompile``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tabulate import tabulate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import bench.program as rasp  # noqa: E402
+from bench.program.arrays import load  # noqa: E402
+
+#: Inputs wider than this (positions, the residual stream) are not tried against the library, which is
+#: for distributions over a few symbols (diff alone has one candidate per ordered pair of entries).
+MAX_LIBRARY_DIMS = 16
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a zoo model id")
+    parser.add_argument("--program", type=Path, help="default: submissions/decompile/programs/MODEL.json")
+    parser.add_argument("--samples", type=int, default=512, help="sequences sampled for the fits")
+    parser.add_argument("--hidden", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    program = load(args.program or ROOT / "submissions" / "decompile" / "programs" / f"{args.model}.json")
+    task, batches = scored_batches(args.model)
+    values, real = sample_values(program, task, args.samples, args.seed)
+    mlps = [n for n in program.nodes if n.op == "mlp"]
+    if not mlps:
+        print(f"{args.model}: the program keeps no MLP")
+        return 0
+    rows = [["program as it is", *bin_matches(program, batches), program.n_params, ""]]
+    for node in mlps:
+        name = program.ids[node]
+        inputs = [(program.ids[t.x], t.x) for t in node.x.terms]
+        xs = [as_matrix(program, x, values[i][real]) for i, x in inputs]
+        split = fit_split(xs, values[name][real], args.hidden, args.steps, args.seed)
+        spliced = splice(program, name, inputs, split)
+        rows.append([f"{name} split into {len(inputs)} parts", *bin_matches(spliced, batches), spliced.n_params,
+                     f"{split['fvu']:.4f}"])
+        for (input_id, x), matrix, part in zip(inputs, xs, split["parts"]):
+            if program.types[x].kind != "vec":
+                continue
+            if matrix.shape[1] > MAX_LIBRARY_DIMS:
+                print(f"{name}, part of {input_id}: {matrix.shape[1]} dims, library not tried (> {MAX_LIBRARY_DIMS})")
+                continue
+            share = part.var(0).mean() / values[name][real].var(0).mean()
+            fits = ", ".join(f"{label} {fvu:.3f}" for fvu, label in library_fits(matrix, part)[:5])
+            print(f"{name}, part of {input_id} ({matrix.shape[1]} dims, variance {share:.3f} of the output's): "
+                  f"best primitives (FVU) {fits}")
+    print(tabulate(rows, ["program", "match 0-50", "51-100", "101-150", "n_params", "split FVU"], floatfmt=".3f"))
+    return 0
+
+
+def scored_batches(model_id: str):
+    """The task and the frozen test batches with the model's stored predictions."""
+    from bench.leaderboard.harness import Harness
+    from bench.models import predictions
+    from bench.scoring import score
+
+    harness = Harness()
+    ref = harness.zoo[model_id]
+    task = harness.task(ref.task)
+    splits = harness.splits(task)
+    stored = predictions.for_model(ref.id, ref.weights_sha256, task, splits, None, entry=ref.entry)
+    return task, score.model_batches(task, splits, stored)
+
+
+def bin_matches(program, batches) -> list[float]:
+    from bench.scoring.score import count_bins
+
+    return [m.match_acc for m in count_bins(program, batches).values()]
+
+
+def sample_values(program, task, n: int, seed: int):
+    """Every node's value on ``n`` sampled sequences (lengths 0-150), and the mask of real positions."""
+    rng = np.random.default_rng(seed)
+    batch = task.collate([task.sample(task.draw_length(0, 150, rng), rng) for _ in range(n)])
+    chunks = [rasp.evaluate(program, batch.input_ids[i:i + 32], selectors=False) for i in range(0, n, 32)]
+    width = batch.input_ids.shape[1]
+    values = {k: np.concatenate([pad(c[k], width) for c in chunks]) for k in chunks[0]}
+    return values, np.arange(width)[None] < batch.lengths[:, None]
+
+
+def pad(x: np.ndarray, width: int) -> np.ndarray:
+    return x if x.shape[1] == width else np.pad(x, [(0, 0), (0, width - x.shape[1])] + [(0, 0)] * (x.ndim - 2))
+
+
+def as_matrix(program, node, x: np.ndarray) -> np.ndarray:
+    """(positions, features): one-hot for cat values, a column for num values, vec values as they are."""
+    t = program.types[node]
+    if t.kind == "cat":
+        return np.eye(program.sizes[t.basis])[x]
+    return x[:, None] if t.kind == "num" else x
+
+
+def fit_split(xs: list[np.ndarray], out: np.ndarray, hidden: int, steps: int, seed: int) -> dict:
+    """``out ~ bias + sum_k f_k(x_k)`` by Adam on mean squared error: f_k a table (one-hot x_k) or a GELU MLP."""
+    torch.manual_seed(seed)
+    X = [torch.tensor(x) for x in xs]
+    Y = torch.tensor(out)
+    d = Y.shape[1]
+    onehot = [bool(((x == 0) | (x == 1)).all() and (x.sum(1) == 1).all()) for x in xs]
+    params = [torch.zeros(x.shape[1], d, dtype=torch.float64) if oh else
+              [0.3 * torch.randn(x.shape[1], hidden, dtype=torch.float64), torch.zeros(hidden, dtype=torch.float64),
+               0.1 * torch.randn(hidden, d, dtype=torch.float64), torch.zeros(d, dtype=torch.float64)]
+              for x, oh in zip(xs, onehot)]
+    bias = Y.mean(0).clone()
+    leaves = [bias] + [t for p in params for t in (p if isinstance(p, list) else [p])]
+    for t in leaves:
+        t.requires_grad_(True)
+    optimizer = torch.optim.Adam(leaves, lr=3e-3)
+
+    def parts(rows):
+        return [x[rows] @ p if oh else
+                torch.nn.functional.gelu(x[rows] @ p[0] + p[1], approximate="tanh") @ p[2] + p[3]
+                for x, p, oh in zip(X, params, onehot)]
+
+    for _ in range(steps):
+        rows = torch.randint(0, len(Y), (2048,))
+        loss = ((bias + sum(parts(rows)) - Y[rows]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        every = torch.arange(len(Y))
+        fitted = parts(every)
+        fvu = float(((bias + sum(fitted) - Y) ** 2).mean() / Y.var(0).mean())
+    detach = lambda p: [t.detach().numpy() for t in p] if isinstance(p, list) else p.detach().numpy()  # noqa: E731
+    return {"bias": bias.detach().numpy(), "params": [detach(p) for p in params],
+            "parts": [f.numpy() for f in fitted], "fvu": fvu}
+
+
+def splice(program, name: str, inputs: list, split: dict):
+    """The program with MLP ``name`` replaced by its split: one MLP per vec input, tables for the rest."""
+    doc = program.to_json()
+    d = len(split["bias"])
+    new, terms = [], []
+    for k, ((input_id, _), p) in enumerate(zip(inputs, split["params"])):
+        if isinstance(p, list):
+            new.append({"id": f"{name}_f{k}", "op": "mlp", "x": input_id, "activation": "gelu_new", "basis": "resid",
+                        "layers": [{"weight": p[0].tolist(), "bias": p[1].tolist()},
+                                   {"weight": p[2].tolist(), "bias": p[3].tolist()}]})
+            terms.append({"x": f"{name}_f{k}", "table": np.eye(d).tolist()})
+        else:
+            terms.append({"x": input_id, "table": p.tolist()})
+    new.append({"id": name, "op": "readout", "terms": terms, "bias": split["bias"].tolist(), "basis": "resid"})
+    old_input = next(n["x"] for n in doc["nodes"] if n["id"] == name)
+    nodes = []
+    for node in doc["nodes"]:
+        if node["id"] == name:
+            nodes += new
+        elif node["id"] != old_input:
+            nodes.append(node)
+    return rasp.Program.from_json({**doc, "nodes": nodes, "notes": ""})
+
+
+def library_fits(x: np.ndarray, part: np.ndarray) -> list[tuple[float, str]]:
+    """(FVU of ``part ~ primitive(x) @ C``, primitive) for the published split-MLP library, best first."""
+    n = x.shape[1]
+    candidates = {"no_op": x, "harden": np.eye(n)[x.argmax(1)]}
+    for power in (2, 3, 5):
+        y = np.maximum(x, 0) ** power
+        candidates[f"sharpen({power})"] = y / np.maximum(y.sum(1, keepdims=True), 1e-300)
+    for i in range(n):
+        e = (x[:, i] > 0.1).astype(float)
+        candidates[f"exists({i})"] = np.stack([e, 1 - e], 1)
+    for t in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7):
+        f = (x > t).astype(float)
+        candidates[f"forall({t})"] = np.concatenate([f, 1 - f.sum(1, keepdims=True)], 1)
+    if n >= 6:
+        e = (x[:, : n - 4].max(1) - x[:, : n - 4].min(1) < 0.01).astype(float)  # the content symbols
+        candidates["equal"] = np.stack([e, 1 - e], 1)
+    for a, b, label in ((1, 0, "01balance"), (3, 2, "ABbalance")):
+        if b < n and a < n and n in (6, 8):
+            delta = x[:, a] - x[:, b]
+            for power in (0.5, 0.05, 0.01):
+                u, v = np.maximum(delta, 0) ** power, np.maximum(-delta, 0) ** power
+                candidates[f"{label}({power})"] = np.stack([u, v, 1 - u - v], 1)
+    edges = np.concatenate([[-1.1], np.linspace(-0.6, 0.6, 10), [1.1]])
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                bins = np.clip(np.searchsorted(edges, x[:, i] - x[:, j], side="right") - 1, 0, 10)
+                bins[x[:, i] + x[:, j] < 0.2] = 11  # the "BOS" bin
+                candidates[f"diff({i},{j})"] = np.eye(12)[bins]
+    variance = part.var(0).mean() + 1e-300
+    out = []
+    for label, y in candidates.items():
+        c, *_ = np.linalg.lstsq(y, part - part.mean(0), rcond=None)
+        out.append((float(((y @ c - (part - part.mean(0))) ** 2).mean() / variance), label))
+    return sorted(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
