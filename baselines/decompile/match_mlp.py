@@ -8,6 +8,9 @@ sum of its input paths and the library is the non-split one:
   X_n (a distribution over its basis: tokens, positions, or an aggregate of
   them), ``out ~ X_n C`` fitted by least squares (``C = pinv(X_n) out``; the
   rows of X_n sum to 1, so C also absorbs a constant);
+- ``split`` (``Config.mlp_library`` entry): the MLP as a sum of one readout per input, a table
+  for a cat input and a primitive of the published split-MLP library for an aggregated one
+  (:mod:`split_mlp`), tried where every input is traceable;
 - ``combine`` (the Cartesian product of the inputs) is not implemented.
 
 A candidate must have FVU < 0.6 (mean squared error over the mean
@@ -34,6 +37,7 @@ import numpy as np
 import bench.program as rasp
 
 from .clock import cpu_seconds
+from . import split_mlp
 from .match_select import program_accuracy
 from .render import build_program, primitive_name
 
@@ -77,9 +81,15 @@ def _fits(X: np.ndarray, out: np.ndarray, var_per_dim: float) -> tuple[np.ndarra
     return table, float(((X @ table - out) ** 2).mean() / var_per_dim)
 
 
-def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, d: int, library, max_fvu: float):
-    """Trials (label, Conversion, fvu) for one MLP: erase, keep_one of each input, then the input primitives
-    of ``library`` on each aggregated (distribution-valued) input, those that fit below ``max_fvu``."""
+#: split candidates (the best fits) whose match accuracy is measured, per MLP
+SPLIT_TRIALS = 4
+
+
+def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, d: int, library, max_fvu: float,
+                all_traceable: bool = False):
+    """Trials (label, Conversion or Split, fvu) for one MLP: erase, keep_one of each input, the input
+    primitives of ``library`` on each aggregated (distribution-valued) input, then (``"split"`` in
+    ``library``, every input traceable) the best split replacements: those that fit below ``max_fvu``."""
     from bench.program.nonlin import NONLINEARITIES
 
     var_per_dim = out.var(0).mean() + 1e-12
@@ -96,7 +106,13 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
             table, fvu = _fits(Y, out, var_per_dim)
             if fvu < max_fvu:
                 trials.append((f"{name}({g.vars[u].name})", Conversion(u, table, (fn, params)), fvu))
+    if "split" in library and all_traceable and len(candidates) > 1:  # one input: keep_one and the primitives
+        # tokens and indices (or an MLP replaced by keep_one of one: the same values) are cat: one-hot here
+        inputs = [split_mlp.Input(u, labels[u], labels[u] in ("tokens", "indices"), vals[labels[u]])
+                  for u in candidates]
+        trials += split_mlp.candidates(inputs, out, max_fvu)[:SPLIT_TRIALS]
     return trials
+
 
 
 def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9, max_fvu: float = 0.6,
@@ -121,20 +137,25 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9, m
         labels = {u: _label(g, u, converted) for u in candidates}
         sizes = {labels[u]: _basis_size(W, g, u, converted) for u in candidates}
         vals = _values(program, data, [name] + sorted(set(labels.values())), sizes)
-        best = None
-        for label, conversion, fvu in _candidates(g, vals, labels, candidates, vals[name], W.d, library, max_fvu):
+        best, tried = None, []
+        trials = _candidates(g, vals, labels, candidates, vals[name], W.d, library, max_fvu,
+                             all_traceable=len(candidates) == len(spec.inputs))
+        for label, conversion, fvu in trials:
             if cpu_seconds() > deadline:
                 break
             acc = program_accuracy(build_program(W, g, C, kind, converted={**converted, spec.out: conversion}), data)
+            tried.append([label, round(acc, 4), round(fvu, 4)])
             if best is None or acc > best[0]:
                 best = (acc, label, conversion, fvu)
         if best is not None and best[0] >= accept:
             converted[spec.out] = best[2]
-            traceable.add(spec.out)
-            traceable |= {v for v, var in enumerate(g.vars) if var.kind == "attn" and var.value == spec.out}
+            if not isinstance(best[2], split_mlp.Split):  # a split's output is over the residual stream
+                traceable.add(spec.out)
+                traceable |= {v for v, var in enumerate(g.vars) if var.kind == "attn" and var.value == spec.out}
             report[name] = {"primitive": best[1], "acc": round(best[0], 4), "fvu": round(best[3], 4)}
         else:
             report[name] = {"kept_neural": True, "best": None if best is None else [best[1], round(best[0], 4)]}
+        report[name]["tried"] = tried  # [label, match accuracy, fvu] per candidate, in the order tried
     return converted, report
 
 
@@ -144,16 +165,22 @@ def _label(g, u: int, converted: dict) -> str:
         return "tokens"
     if var.kind == "pos":
         return "indices"
-    if var.kind == "mlp" and u in converted:
+    if _is_alias(var, u, converted):
         return _label(g, converted[u].src, converted) if converted[u].primitive is None else primitive_name(u, g)
     return var.name
+
+
+def _is_alias(var, u: int, converted: dict) -> bool:
+    """An MLP replaced by one input (keep_one, erase, or a primitive of it): it reads that input's basis.
+    A split's output is over the residual stream, like the MLP's own."""
+    return var.kind == "mlp" and u in converted and not isinstance(converted[u], split_mlp.Split)
 
 
 
 def basis_name(g, u: int, converted: dict) -> str:
     """The basis of variable u once the converted MLPs are aliases of their inputs."""
     var = g.vars[u]
-    while var.kind == "attn" or (var.kind == "mlp" and u in converted):
+    while var.kind == "attn" or _is_alias(var, u, converted):
         u = var.value if var.kind == "attn" else converted[u][0]
         var = g.vars[u]
     return {"tok": "tokens", "pos": "positions"}.get(var.kind, "resid")
@@ -164,7 +191,7 @@ def _basis_size(W, g, u: int, converted: dict) -> int:
     while True:
         if var.kind == "attn":
             u = var.value
-        elif var.kind == "mlp" and u in converted:
+        elif _is_alias(var, u, converted):
             u = converted[u][0]
         else:
             break

@@ -101,7 +101,8 @@ class Config:
     select_keep: float = 0.95  # the greedy result is kept when its match is >= select_keep * acc0
     mlp_accept: float = 0.9  # an MLP replacement is accepted at this match accuracy (absolute)
     mlp_fvu: float = 0.6  # a keep_one fit is tried when its fraction of variance unexplained is below this
-    #: the MLP primitives tried (match_mlp): erase, keep_one, and the input primitives harden, sharpen2/3/5
+    #: the MLP primitives tried (match_mlp): erase, keep_one, the input primitives harden, sharpen2/3/5, and
+    #: split (the split-MLP library fitted as a sum of per-input parts, split_mlp.py)
     mlp_library: tuple = ("erase", "keep_one")
     match_size: int = 384  # sequences per primitive trial (the paper: 1,200 fresh)
     match_budget_s: float = 60.0  # extra CPU seconds allowed for matching after the pruning budget

@@ -32,6 +32,7 @@ from bench.program.errors import MAX_TERMS
 from .consts import Consts
 from .graph import PathGraph, live_vars
 from .linear_ln import ln_matrix
+from .split_mlp import Split, primitive_nodes
 from .weights import Weights
 
 
@@ -260,6 +261,8 @@ class Renderer:
 
     def _mlp(self, spec) -> None:
         W, C = self.W, self.C
+        if isinstance(self.converted.get(spec.out), Split):
+            return self._split_mlp(spec, self.converted[spec.out])
         if spec.out in self.converted:
             src, table, primitive = self.converted[spec.out]
             if primitive is None:  # keep_one / erase: an alias of the input
@@ -279,6 +282,23 @@ class Renderer:
         self.node[spec.out] = rasp.mlp(pre, layers, activation="gelu_new", basis=resid).named(f"mlp{spec.layer}")
         self.cat[spec.out] = False
         self.E[spec.out] = torch.eye(W.d, dtype=W.wte.dtype)
+
+    def _split_mlp(self, spec, split: Split) -> None:
+        """An MLP replaced by a sum of per-input readouts (:mod:`split_mlp`): one readout over ``resid``."""
+        terms = []
+        for k, part in enumerate(split.parts):
+            x, n = self.node[part.src], self.E[part.src].shape[0]
+            nodes = [(x, n)] if part.primitive is None else primitive_nodes(part.primitive, x, n,
+                                                                              f"mlp{spec.layer}_{k}")
+            row = 0
+            for node, width in nodes:
+                rows = part.table[row:row + width]
+                terms.append((node, rows[0] if width == 1 and node is not x else rows))
+                row += width
+        resid = rasp.Basis("resid", self.W.d)
+        self.node[spec.out] = linear_sum(terms, np.asarray(split.bias), resid).named(f"mlp{spec.layer}")
+        self.cat[spec.out] = False
+        self.E[spec.out] = torch.eye(self.W.d, dtype=self.W.wte.dtype)
 
 
 def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
