@@ -15,7 +15,10 @@ For each ``mlp`` operation of the program (the model's own MLP, reading
    model's stored predictions on the frozen test splits (match accuracy per bin, ``n_params``);
 4. fits each primitive of the published split-MLP library to each ``vec`` part by least squares
    and prints the best fractions of variance unexplained (FVU; the method tries a primitive
-   below 0.6).
+   below 0.6);
+5. scores the candidates ``decompile`` itself would try with ``"split"`` in its MLP library
+   (``baselines/decompile/split_mlp.py``: the library fitted to the MLP's output directly, no
+   distillation), each spliced in the same way.
 
 A tool for developing the MLP library: nothing here changes ``decompile``.
 """
@@ -67,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         spliced = splice(program, name, inputs, split)
         rows.append([f"{name} split into {len(inputs)} parts", *bin_matches(spliced, batches), spliced.n_params,
                      f"{split['fvu']:.4f}"])
+        for label, replacement, fvu in library_candidates(program, node, inputs, xs, values[name][real]):
+            spliced = substitute(program, node, replacement)
+            rows.append([label.replace("split: ", "library: "), *bin_matches(spliced, batches), spliced.n_params,
+                         f"{fvu:.4f}"])
         for (input_id, x), matrix, part in zip(inputs, xs, split["parts"]):
             if program.types[x].kind != "vec":
                 continue
@@ -182,6 +189,69 @@ def splice(program, name: str, inputs: list, split: dict):
         elif node["id"] != old_input:
             nodes.append(node)
     return rasp.Program.from_json({**doc, "nodes": nodes, "notes": ""})
+
+
+def library_candidates(program, node, inputs: list, xs: list[np.ndarray], out: np.ndarray) -> list:
+    """(label, replacement variable, fvu) for the split candidates ``decompile`` would try (its four best
+    fits below FVU 0.6), each a readout over the MLP's basis built as the method renders it."""
+    from bench.baselines.decompile import split_mlp
+
+    is_cat = [program.types[x].kind == "cat" for _, x in inputs]
+    found = split_mlp.candidates([split_mlp.Input(k, i, c, m) for k, ((i, _), c, m) in enumerate(zip(inputs, is_cat, xs))],
+                                 out, max_fvu=0.6)[:4]
+    out_rows = []
+    for label, split, fvu in found:
+        terms = []
+        for k, part in enumerate(split.parts):
+            x = inputs[part.src][1]
+            n = xs[part.src].shape[1]
+            nodes = [(x, n)] if part.primitive is None else split_mlp.primitive_nodes(part.primitive, x, n, f"probe_{k}")
+            row = 0
+            for var, width in nodes:
+                rows = part.table[row:row + width]
+                terms.append((var, rows[0] if width == 1 and var is not x else rows))
+                row += width
+        basis = program.types[node].basis
+        replacement = rasp.readout(*terms, bias=split.bias, basis=rasp.Basis(basis, program.sizes[basis]))
+        replacement = replacement.named(program.ids[node])
+        out_rows.append((label, replacement, fvu))
+    return out_rows
+
+
+def substitute(program, old, new):
+    """The program with variable ``old`` replaced by ``new`` wherever it is read."""
+    import dataclasses
+
+    done: dict = {}
+    readers = set()  # the variables that read ``old``, directly or not: the only ones rebuilt
+    for node in program.nodes:
+        if any(v is old or id(v) in readers for v in node.inputs()):
+            readers.add(id(node))
+
+    def rebuild(value):
+        if isinstance(value, rasp.Node):
+            if value is old:
+                return new
+            if id(value) not in readers:
+                return value
+            if id(value) not in done:
+                done[id(value)] = _replace_fields(value, rebuild)
+            return done[id(value)]
+        if isinstance(value, tuple):
+            return tuple(rebuild(v) for v in value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return _replace_fields(value, rebuild)
+        return value
+
+    return rasp.Program(rebuild(program.output), vocab_size=program.vocab_size, kind=program.kind,
+                        n_positions=program.n_positions, name=program.name)
+
+
+def _replace_fields(obj, rebuild):
+    import dataclasses
+
+    changes = {f.name: rebuild(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+    return dataclasses.replace(obj, **changes)
 
 
 def library_fits(x: np.ndarray, part: np.ndarray) -> list[tuple[float, str]]:
