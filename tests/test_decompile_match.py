@@ -21,18 +21,23 @@ from test_decompile_exact import random_batch, random_model
 torch.set_num_threads(1)
 
 
-def _token_mlp_graph():
-    """A 2-layer random model whose MLP 0 reads only the token embedding (so its output is a function of the token)."""
+def mlp_graph(keep_edge):
+    """A 2-layer, 1-head random model's stage-3 graph with the stage-1 edges ``keep_edge(source, target)``."""
     model = random_model(heads=1)
     batch = random_batch(model, n=8)
     W = extract_weights(model)
     g1 = Stage1Graph.full(W.n_layers, W.n_heads)
     var = estimate_ln_var(model, [(batch.ids.numpy(), batch.pos.numpy())], pad=-1, eos=-1)
-    keep = torch.tensor([t != ("mlp", 0) or s == ("wte",) for s, t in g1.edges])
+    keep = torch.tensor([bool(keep_edge(s, t)) for s, t in g1.edges])
     keep = g1.dag().live_edges(keep[None])[0]
     g, C = ex.paths_from_stage1(W, g1, ex.init_stage1(W, g1, var), keep)
     g, C = ex.stage3_from_stage2(W, g, C)
     return W, g, C, batch
+
+
+def _token_mlp_graph():
+    """MLP 0 reads only the token embedding (so its output is a function of the token)."""
+    return mlp_graph(lambda s, t: t != ("mlp", 0) or s == ("wte",))
 
 
 def test_a_converted_mlp_with_an_exact_fit_reproduces_the_program():

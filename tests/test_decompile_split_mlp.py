@@ -9,16 +9,11 @@ import pytest
 import torch
 
 import bench.program as rasp
-from bench.baselines.decompile import executors as ex
 from bench.baselines.decompile import match_mlp, split_mlp
-from bench.baselines.decompile.graph import Stage1Graph
-from bench.baselines.decompile.linear_ln import estimate_ln_var
 from bench.baselines.decompile.match_mlp import match_mlps
 from bench.baselines.decompile.render import build_program
-from bench.baselines.decompile.weights import extract_weights
 
-from test_decompile_exact import random_batch, random_model
-from test_decompile_match import _token_mlp_graph
+from test_decompile_match import _token_mlp_graph, mlp_graph
 
 torch.set_num_threads(1)
 
@@ -106,17 +101,9 @@ def test_a_split_replaces_an_mlp_by_one_readout_of_its_parts():
 
 
 def _token_and_aggregate_mlp_graph():
-    """A 2-layer random model whose MLP 0 reads the token and head 0's aggregate of tokens, and nothing else."""
-    model = random_model(heads=1)
-    batch = random_batch(model, n=8)
-    W = extract_weights(model)
-    g1 = Stage1Graph.full(W.n_layers, W.n_heads)
-    var = estimate_ln_var(model, [(batch.ids.numpy(), batch.pos.numpy())], pad=-1, eos=-1)
-    keep = torch.tensor([(t != ("mlp", 0) or s in (("wte",), ("attn", 0, 0))) and (t != ("v", 0, 0) or s == ("wte",))
-                         for s, t in g1.edges])
-    keep = g1.dag().live_edges(keep[None])[0]
-    g, C = ex.paths_from_stage1(W, g1, ex.init_stage1(W, g1, var), keep)
-    return W, *ex.stage3_from_stage2(W, g, C), batch
+    """MLP 0 reads the token and head 0's aggregate of tokens, and nothing else."""
+    return mlp_graph(lambda s, t: (t != ("mlp", 0) or s in (("wte",), ("attn", 0, 0)))
+                     and (t != ("v", 0, 0) or s == ("wte",)))
 
 
 def test_matching_with_the_split_library_tries_split_candidates():
