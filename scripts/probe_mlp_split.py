@@ -13,9 +13,9 @@ For each ``mlp`` operation of the program (the model's own MLP, reading
    squared error (Adam);
 3. splices the split MLP into the program in place of the original and scores it against the
    model's stored predictions on the frozen test splits (match accuracy per bin, ``n_params``);
-4. fits each primitive of the published split-MLP library to each ``vec`` part by least squares
-   and prints the best fractions of variance unexplained (FVU; the method tries a primitive
-   below 0.6);
+4. fits each primitive of ``decompile``'s split-MLP library (``split_mlp.library``) to each
+   ``vec`` part by least squares and prints the best fractions of variance unexplained (FVU; the
+   method tries a primitive below 0.6);
 5. scores the candidates ``decompile`` itself would try with ``"split"`` in its MLP library
    (``baselines/decompile/split_mlp.py``: the library fitted to the MLP's output directly, no
    distillation), each spliced in the same way.
@@ -38,10 +38,6 @@ sys.path.insert(0, str(ROOT))
 
 import bench.program as rasp  # noqa: E402
 from bench.program.arrays import load  # noqa: E402
-
-#: Inputs wider than this (positions, the residual stream) are not tried against the library, which is
-#: for distributions over a few symbols (diff alone has one candidate per ordered pair of entries).
-MAX_LIBRARY_DIMS = 16
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = [(program.ids[t.x], t.x) for t in node.x.terms]
         xs = [as_matrix(program, x, values[i][real]) for i, x in inputs]
         split = fit_split(xs, values[name][real], args.hidden, args.steps, args.seed)
-        spliced = splice(program, name, inputs, split)
+        spliced = substitute(program, node, distilled(program, node, inputs, split))
         rows.append([f"{name} split into {len(inputs)} parts", *bin_matches(spliced, batches), spliced.n_params,
                      f"{split['fvu']:.4f}"])
         for label, replacement, fvu in library_candidates(program, node, inputs, xs, values[name][real]):
@@ -76,9 +72,6 @@ def main(argv: list[str] | None = None) -> int:
                          f"{fvu:.4f}"])
         for (input_id, x), matrix, part in zip(inputs, xs, split["parts"]):
             if program.types[x].kind != "vec":
-                continue
-            if matrix.shape[1] > MAX_LIBRARY_DIMS:
-                print(f"{name}, part of {input_id}: {matrix.shape[1]} dims, library not tried (> {MAX_LIBRARY_DIMS})")
                 continue
             share = part.var(0).mean() / values[name][real].var(0).mean()
             fits = ", ".join(f"{label} {fvu:.3f}" for fvu, label in library_fits(matrix, part)[:5])
@@ -167,50 +160,33 @@ def fit_split(xs: list[np.ndarray], out: np.ndarray, hidden: int, steps: int, se
             "parts": [f.numpy() for f in fitted], "fvu": fvu}
 
 
-def splice(program, name: str, inputs: list, split: dict):
-    """The program with MLP ``name`` replaced by its split: one MLP per vec input, tables for the rest."""
-    doc = program.to_json()
-    d = len(split["bias"])
-    new, terms = [], []
-    for k, ((input_id, _), p) in enumerate(zip(inputs, split["params"])):
+def distilled(program, node, inputs: list, split: dict):
+    """The replacement of MLP ``node`` by its distilled split: one MLP per vec input, tables for the rest."""
+    basis = program.types[node].basis
+    resid = rasp.Basis(basis, program.sizes[basis])
+    name = program.ids[node]
+    terms = []
+    for k, ((_, x), p) in enumerate(zip(inputs, split["params"])):
         if isinstance(p, list):
-            new.append({"id": f"{name}_f{k}", "op": "mlp", "x": input_id, "activation": "gelu_new", "basis": "resid",
-                        "layers": [{"weight": p[0].tolist(), "bias": p[1].tolist()},
-                                   {"weight": p[2].tolist(), "bias": p[3].tolist()}]})
-            terms.append({"x": f"{name}_f{k}", "table": np.eye(d).tolist()})
+            f = rasp.mlp(x, [(p[0], p[1]), (p[2], p[3])], activation="gelu_new", basis=resid).named(f"{name}_f{k}")
+            terms.append((f, np.eye(resid.size)))
         else:
-            terms.append({"x": input_id, "table": p.tolist()})
-    new.append({"id": name, "op": "readout", "terms": terms, "bias": split["bias"].tolist(), "basis": "resid"})
-    old_input = next(n["x"] for n in doc["nodes"] if n["id"] == name)
-    nodes = []
-    for node in doc["nodes"]:
-        if node["id"] == name:
-            nodes += new
-        elif node["id"] != old_input:
-            nodes.append(node)
-    return rasp.Program.from_json({**doc, "nodes": nodes, "notes": ""})
+            terms.append((x, p))
+    return rasp.readout(*terms, bias=split["bias"], basis=resid).named(name)
 
 
 def library_candidates(program, node, inputs: list, xs: list[np.ndarray], out: np.ndarray) -> list:
     """(label, replacement variable, fvu) for the split candidates ``decompile`` would try (its four best
     fits below FVU 0.6), each a readout over the MLP's basis built as the method renders it."""
     from bench.baselines.decompile import split_mlp
+    from bench.baselines.decompile.match_mlp import SPLIT_TRIALS
 
-    is_cat = [program.types[x].kind == "cat" for _, x in inputs]
-    found = split_mlp.candidates([split_mlp.Input(k, i, c, m) for k, ((i, _), c, m) in enumerate(zip(inputs, is_cat, xs))],
-                                 out, max_fvu=0.6)[:4]
+    found = split_mlp.candidates([split_mlp.Input(k, input_id, program.types[x].kind == "cat", matrix)
+                                  for k, ((input_id, x), matrix) in enumerate(zip(inputs, xs))],
+                                 out, max_fvu=0.6)[:SPLIT_TRIALS]
     out_rows = []
     for label, split, fvu in found:
-        terms = []
-        for k, part in enumerate(split.parts):
-            x = inputs[part.src][1]
-            n = xs[part.src].shape[1]
-            nodes = [(x, n)] if part.primitive is None else split_mlp.primitive_nodes(part.primitive, x, n, f"probe_{k}")
-            row = 0
-            for var, width in nodes:
-                rows = part.table[row:row + width]
-                terms.append((var, rows[0] if width == 1 and var is not x else rows))
-                row += width
+        terms = split_mlp.readout_terms(split, lambda k: (inputs[k][1], xs[k].shape[1]), "probe")
         basis = program.types[node].basis
         replacement = rasp.readout(*terms, bias=split.bias, basis=rasp.Basis(basis, program.sizes[basis]))
         replacement = replacement.named(program.ids[node])
@@ -255,40 +231,11 @@ def _replace_fields(obj, rebuild):
 
 
 def library_fits(x: np.ndarray, part: np.ndarray) -> list[tuple[float, str]]:
-    """(FVU of ``part ~ primitive(x) @ C``, primitive) for the published split-MLP library, best first."""
-    n = x.shape[1]
-    candidates = {"no_op": x, "harden": np.eye(n)[x.argmax(1)]}
-    for power in (2, 3, 5):
-        y = np.maximum(x, 0) ** power
-        candidates[f"sharpen({power})"] = y / np.maximum(y.sum(1, keepdims=True), 1e-300)
-    for i in range(n):
-        e = (x[:, i] > 0.1).astype(float)
-        candidates[f"exists({i})"] = np.stack([e, 1 - e], 1)
-    for t in (0.95, 0.9, 0.85, 0.8, 0.75, 0.7):
-        f = (x > t).astype(float)
-        candidates[f"forall({t})"] = np.concatenate([f, 1 - f.sum(1, keepdims=True)], 1)
-    if n >= 6:
-        e = (x[:, : n - 4].max(1) - x[:, : n - 4].min(1) < 0.01).astype(float)  # the content symbols
-        candidates["equal"] = np.stack([e, 1 - e], 1)
-    for a, b, label in ((1, 0, "01balance"), (3, 2, "ABbalance")):
-        if b < n and a < n and n in (6, 8):
-            delta = x[:, a] - x[:, b]
-            for power in (0.5, 0.05, 0.01):
-                u, v = np.maximum(delta, 0) ** power, np.maximum(-delta, 0) ** power
-                candidates[f"{label}({power})"] = np.stack([u, v, 1 - u - v], 1)
-    edges = np.concatenate([[-1.1], np.linspace(-0.6, 0.6, 10), [1.1]])
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                bins = np.clip(np.searchsorted(edges, x[:, i] - x[:, j], side="right") - 1, 0, 10)
-                bins[x[:, i] + x[:, j] < 0.2] = 11  # the "BOS" bin
-                candidates[f"diff({i},{j})"] = np.eye(12)[bins]
-    variance = part.var(0).mean() + 1e-300
-    out = []
-    for label, y in candidates.items():
-        c, *_ = np.linalg.lstsq(y, part - part.mean(0), rcond=None)
-        out.append((float(((y @ c - (part - part.mean(0))) ** 2).mean() / variance), label))
-    return sorted(out)
+    """(FVU of ``part ~ bias + primitive(x) @ C``, primitive) over ``decompile``'s split-MLP library
+    (``split_mlp.library``: on inputs of more than 16 entries, without exists and diff), best first."""
+    from bench.baselines.decompile import split_mlp
+
+    return sorted((split_mlp.fit([prim.features(x)], part)[2], prim.label) for prim in split_mlp.library(x.shape[1]))
 
 
 if __name__ == "__main__":

@@ -114,7 +114,6 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
     return trials
 
 
-
 def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9, max_fvu: float = 0.6,
                library=("erase", "keep_one")) -> tuple[dict, dict]:
     """Convert MLPs to primitives of ``library`` where possible (a fit is tried below ``max_fvu``, the best

@@ -32,7 +32,7 @@ from bench.program.errors import MAX_TERMS
 from .consts import Consts
 from .graph import PathGraph, live_vars
 from .linear_ln import ln_matrix
-from .split_mlp import Split, primitive_nodes
+from .split_mlp import Split, readout_terms
 from .weights import Weights
 
 
@@ -285,16 +285,7 @@ class Renderer:
 
     def _split_mlp(self, spec, split: Split) -> None:
         """An MLP replaced by a sum of per-input readouts (:mod:`split_mlp`): one readout over ``resid``."""
-        terms = []
-        for k, part in enumerate(split.parts):
-            x, n = self.node[part.src], self.E[part.src].shape[0]
-            nodes = [(x, n)] if part.primitive is None else primitive_nodes(part.primitive, x, n,
-                                                                              f"mlp{spec.layer}_{k}")
-            row = 0
-            for node, width in nodes:
-                rows = part.table[row:row + width]
-                terms.append((node, rows[0] if width == 1 and node is not x else rows))
-                row += width
+        terms = readout_terms(split, lambda u: (self.node[u], self.E[u].shape[0]), f"mlp{spec.layer}")
         resid = rasp.Basis("resid", self.W.d)
         self.node[spec.out] = linear_sum(terms, np.asarray(split.bias), resid).named(f"mlp{spec.layer}")
         self.cat[spec.out] = False

@@ -37,6 +37,7 @@ the program's match accuracy, as every replacement is.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -110,17 +111,17 @@ def _balance(label: str, a: int, b: int, power: float) -> Primitive:
 def library(n: int) -> list[Primitive]:
     """The split-MLP library for a distribution over ``n`` entries (the ones that apply)."""
     out = [Primitive("no_op", lambda x: x, lambda x, n, name: [(x, n)]),
-           Primitive("harden", lambda x: np.eye(x.shape[1])[x.argmax(1)],
+           Primitive("harden", _applied("harden"),
                      lambda x, n, name: [(rasp.harden(x).named(f"{name}_hard"), n)])]
     for p in (2, 3, 5):
-        out.append(Primitive(f"sharpen({p})", lambda x, p=p: _sharpen(x, p),
+        out.append(Primitive(f"sharpen({p})", _applied("sharpen", power=p),
                              lambda x, n, name, p=p: [(rasp.sharpen(x, power=p).named(f"{name}_sharp"), n)]))
     for i in range(n if n <= MAX_ENTRY_PRIMITIVES else 0):
         out.append(Primitive(f"exists({i})", lambda x, i=i: (x[:, i:i + 1] > 0.1).astype(float),
                              lambda x, n, name, i=i: [(rasp.threshold(_component(x, i, name), 0.1)
                                                        .named(f"{name}_has{i}"), 1)]))
     for t in FORALL_THRESHOLDS:
-        out.append(Primitive(f"forall({t})", lambda x, t=t: (x > t).astype(float),
+        out.append(Primitive(f"forall({t})", _applied("threshold", t=t),
                              lambda x, n, name, t=t: [(rasp.threshold(x, t).named(f"{name}_all"), n)]))
     for label, a, b, size in (("01balance", 1, 0, 6), ("ABbalance", 3, 2, 8)):
         if n == size:
@@ -130,10 +131,11 @@ def library(n: int) -> list[Primitive]:
     return out
 
 
-def _sharpen(x: np.ndarray, power: int) -> np.ndarray:
-    y = np.maximum(x, 0) ** power
-    total = y.sum(1, keepdims=True)
-    return np.where(total > 0, y / np.where(total > 0, total, 1), 0)
+def _applied(name: str, **params) -> Callable[[np.ndarray], np.ndarray]:
+    """The features of a primitive that is one of the language's nonlinearities: its own vectorized code."""
+    from bench.program.nonlin import NONLINEARITIES
+
+    return lambda x: NONLINEARITIES.find(name).vectorized(x, params)
 
 
 def fit(columns: list[np.ndarray], out: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, float]:
@@ -169,7 +171,7 @@ def candidates(inputs: list[Input], out: np.ndarray, max_fvu: float, per_input: 
             ranked.append((fit(columns, out)[2], prim.label, prim))
         options[k] = [prim for _, _, prim in sorted(ranked, key=lambda r: r[:2])[:per_input]]
     trials = []
-    for choice in _combinations([options[k] for k in vecs]):
+    for choice in itertools.product(*[options[k] for k in vecs]):
         chosen = dict(zip(vecs, choice))
         columns = [chosen[n].features(x.values) if n in chosen else x.values for n, x in enumerate(inputs)]
         tables, bias, fvu = fit(columns, out)
@@ -182,14 +184,23 @@ def candidates(inputs: list[Input], out: np.ndarray, max_fvu: float, per_input: 
     return sorted(trials, key=lambda t: t[2])
 
 
-def _combinations(lists: list[list]) -> list[tuple]:
-    out = [()]
-    for options in lists:
-        out = [done + (o,) for done in out for o in options]
-    return out
-
-
 def primitive_nodes(label: str, x: rasp.Node, n: int, name: str) -> list[tuple[rasp.Node, int]]:
     """The program variables of library entry ``label`` for input ``x`` over ``n`` entries, with their
     numbers of feature columns."""
     return next(p for p in library(n) if p.label == label).nodes(x, n, name)
+
+
+def readout_terms(split: Split, source, prefix: str) -> list[tuple[rasp.Node, np.ndarray]]:
+    """The readout terms of a split: per part, its variables (the input itself, or the primitive's
+    variables named ``{prefix}_{k}...``) with their rows of the part's table (a vector for a num
+    variable). ``source(var)`` gives the input variable's node and its number of entries."""
+    terms = []
+    for k, part in enumerate(split.parts):
+        x, n = source(part.src)
+        nodes = [(x, n)] if part.primitive is None else primitive_nodes(part.primitive, x, n, f"{prefix}_{k}")
+        row = 0
+        for node, width in nodes:
+            rows = part.table[row:row + width]
+            terms.append((node, rows[0] if width == 1 and node is not x else rows))
+            row += width
+    return terms
