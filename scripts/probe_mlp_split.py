@@ -50,7 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    program = load(args.program or ROOT / "submissions" / "decompile" / "programs" / f"{args.model}.json")
+    from bench.errors import BenchError
+    from bench.models.model_ref import zoo_refs
+
+    if args.model not in zoo_refs():
+        parser.error(f"{args.model!r} is not a zoo model (python -m bench.zoo list)")
+    try:
+        program = load(args.program or ROOT / "submissions" / "decompile" / "programs" / f"{args.model}.json")
+    except BenchError as err:
+        parser.error(str(err))
     task, batches = scored_batches(args.model)
     values, real = sample_values(program, task, args.samples, args.seed)
     mlps = [n for n in program.nodes if n.op == "mlp"]
