@@ -122,14 +122,25 @@ def product(a: Sliced, b: Sliced, causal: str | None = None) -> np.ndarray:
     only its lower triangle is wanted (the rest is unspecified). Either way the values computed
     do not depend on it: it only skips work.
     """
+    out, mid = exact_parts(a, b, causal)
+    if mid is not None:
+        out += mid
+    return out
+
+
+def exact_parts(a: Sliced, b: Sliced, causal: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``hi_a @ hi_b`` and ``hi_a @ lo_b + lo_a @ hi_b`` (None when both low slices are 0), each exact:
+    parts of products cut from the same row and column exponents may be added part by part, exactly,
+    before the one rounding of :func:`product` (``hi + mid``)."""
     mid = [(a.hi, b.lo)] if b.lo.any() else []
     mid += [(a.lo, b.hi)] if a.lo.any() else []
-    if len(mid) == 2 and causal != "keys":  # one product of 2K terms, still below 2**53 grid units
-        mid = [(np.concatenate([a.hi, a.lo], -1), np.concatenate([b.lo, b.hi], -2))]
-    out = _blocked([(a.hi, b.hi)], causal)
-    if mid:
-        out += _blocked(mid, causal)
-    return out
+    return _blocked([(a.hi, b.hi)], causal), _blocked(mid, causal) if mid else None
+
+
+def row_exponents(x: np.ndarray, also: float = 0.0) -> np.ndarray:
+    """The exponent :func:`split` gives each line of ``x`` along its last axis, as if the line also held ``also``."""
+    largest = np.max(np.abs(x), axis=-1, keepdims=True, initial=abs(also))
+    return np.maximum(np.frexp(largest)[1], E_MIN)
 
 
 _TABLES: dict = {}  # id(table) -> (table, beta, Sliced): a program's tables are read-only
@@ -156,17 +167,69 @@ def matmul(a: np.ndarray, b: np.ndarray, k: int | None = None, causal: str | Non
     return product(split(a, -1, beta), split(b, -2, beta), causal)
 
 
-def times_table(x: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``x @ table`` for (..., n) values and an (n, m) table, skipping entries of ``x`` that are 0 throughout.
+class ValueCache:
+    """What products derive from a program's values (their slices, where they are zero), kept while
+    the interpreter keeps the value: a value read by several readouts or aggregates is sliced once.
 
-    The slices are cut from the whole rows of ``x`` and whole columns of ``table`` first, so
-    skipping exact zeros changes no bit of the result.
+    The entries of a value are keyed by ``id(value)`` and hold the value itself (so an id cannot be
+    reused while the entry lives); :meth:`release` drops them when the interpreter frees the value.
+    Nothing is cached outside ``with cache:`` (tables have their own cache, :func:`_table_slices`).
     """
-    beta = slice_bits(table.shape[0])
-    a, b = split(x, -1, beta), _table_slices(table, beta)
+
+    def __init__(self) -> None:
+        self._entries: dict = {}  # (id(value), what) -> (value, derived)
+        self._by_value: dict = {}  # id(value) -> keys of its entries
+        self.active = False
+
+    def get(self, value: np.ndarray, what, make):
+        if not self.active:
+            return make()
+        key = (id(value), what)
+        hit = self._entries.get(key)
+        if hit is None or hit[0] is not value:
+            hit = self._entries[key] = (value, make())
+            self._by_value.setdefault(id(value), set()).add(key)
+        return hit[1]
+
+    def release(self, value) -> None:
+        for key in self._by_value.pop(id(value), ()):
+            self._entries.pop(key, None)
+
+    def __enter__(self):
+        self.active = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.active = False
+        self._entries.clear()
+        self._by_value.clear()
+
+
+#: The interpreter's cache of value slices (:class:`ValueCache`), active while it runs a program.
+VALUES = ValueCache()
+
+
+def _row_slices(x: np.ndarray, beta: int):
+    """``x`` sliced along its last axis, and which of its entries (positions, n) are nonzero in some row."""
     nonzero = x != 0
     # (positions, n): whether an entry is nonzero at that position in some row of the batch
     by_position = nonzero.reshape((-1,) + x.shape[-2:]).any(0) if x.ndim >= 2 else nonzero[None]
+    return split(x, -1, beta), by_position
+
+
+def times_table(x: np.ndarray, table: np.ndarray, value: bool = False) -> np.ndarray:
+    """``x @ table`` for (..., n) values and an (n, m) table, skipping entries of ``x`` that are 0 throughout.
+
+    The slices are cut from the whole rows of ``x`` and whole columns of ``table`` first, so
+    skipping exact zeros changes no bit of the result. ``value``: ``x`` is a program value, whose
+    slices :data:`VALUES` keeps for its other readers.
+    """
+    beta = slice_bits(table.shape[0])
+    if value:
+        a, by_position = VALUES.get(x, ("rows", beta), lambda: _row_slices(x, beta))
+    else:
+        a, by_position = _row_slices(x, beta)
+    b = _table_slices(table, beta)
     used = np.flatnonzero(by_position.any(0))
     if used.size < 0.8 * x.shape[-1]:
         a, b = a.keep(-1, used), b.keep(0, used)
@@ -205,19 +268,34 @@ def _row_blocked(a: Sliced, b: Sliced, blocks: list[tuple[int, int, int]]) -> np
     return out
 
 
-def weighted_sum(w: np.ndarray, v: np.ndarray, k: int) -> np.ndarray:
+@dataclass(frozen=True)
+class Keys:
+    """Values over keys, ready for :func:`weighted_sum`: per key the exponent ``e`` of its largest
+    entry (``(..., T, 1)``) and its vector scaled by ``2**-e`` (exactly: below 1) and sliced."""
+
+    e: np.ndarray
+    unit: Sliced
+
+
+def key_slices(v: np.ndarray, k: int) -> Keys:
+    """:class:`Keys` of (..., T, n) values, for sums over at most ``k`` keys."""
+    e_v = np.frexp(np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0))[1]  # (..., T, 1) per key
+    e_v = np.maximum(e_v, E_MIN)
+    unit_v = v * pow2(-e_v)  # |v_j| < 1: exact
+    return Keys(e_v, split(unit_v, -2, slice_bits(k), e=np.zeros((1, 1), np.int64)))
+
+
+def weighted_sum(w: np.ndarray, v: np.ndarray | Keys, k: int) -> np.ndarray:
     """``w @ v`` for (..., T, T) query-by-key weights, zero above the diagonal, and (..., T, n) values.
 
     Each key's value vector is scaled by a power of two of its own (folded into the weights), so
     the slicing of query ``i``'s sum reads nothing but keys ``j <= i``: the result at a query does
-    not depend on later keys, padding, or the batch. ``k`` bounds the number of keys.
+    not depend on later keys, padding, or the batch. ``k`` bounds the number of keys. ``v`` may be
+    given as its :func:`key_slices` (``k`` the same), made once for every selector aggregating it.
     """
-    beta = slice_bits(k)
-    e_v = np.frexp(np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0))[1]  # (..., T, 1) per key
-    e_v = np.maximum(e_v, E_MIN)
-    scaled_w = w * pow2(np.swapaxes(e_v, -1, -2))  # w_ij * 2**e_j: exact
-    unit_v = v * pow2(-e_v)  # |v_j| < 1: exact
-    return product(split(scaled_w, -1, beta), split(unit_v, -2, beta, e=np.zeros((1, 1), np.int64)), "keys")
+    keys = v if isinstance(v, Keys) else key_slices(v, k)
+    scaled_w = w * pow2(np.swapaxes(keys.e, -1, -2))  # w_ij * 2**e_j: exact
+    return product(split(scaled_w, -1, slice_bits(k)), keys.unit, "keys")
 
 
 #: Query blocks of a causal product: block r only reads keys below its end (5/8 of the work).

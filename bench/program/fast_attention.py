@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import detmath
-from .exactdot import product, slice_bits, split, times_table, weighted_sum
+from .exactdot import VALUES, Keys, exact_parts, key_slices, row_exponents, slice_bits, split, times_table, weighted_sum
 
 
 @dataclass(frozen=True)
@@ -107,11 +107,18 @@ def soft_aggregate(weights: np.ndarray, values: np.ndarray, kind: str, size: int
         return _weighted_counts(weights, values, size)
     if kind == "num":
         return _sequential_sum(weights * values[:, None, :], -1)
-    used = np.flatnonzero(values.any(axis=(0, 1)))  # entries that are 0 everywhere stay exactly 0
+    used, keys = VALUES.get(values, ("aggregated", n_keys), lambda: _aggregated(values, n_keys))
     out = np.zeros((B, T, values.shape[-1]))
     if used.size:
-        out[..., used] = weighted_sum(weights, values[..., used], n_keys)
+        out[..., used] = weighted_sum(weights, keys, n_keys)
     return out
+
+
+def _aggregated(values: np.ndarray, n_keys: int) -> tuple[np.ndarray, Keys | None]:
+    """The entries of vec values that are nonzero somewhere, and those entries as :func:`.exactdot.key_slices`
+    (made once per value, for every selector that aggregates it)."""
+    used = np.flatnonzero(values.any(axis=(0, 1)))  # entries that are 0 everywhere stay exactly 0
+    return used, key_slices(values[..., used], n_keys) if used.size else None
 
 
 def _weighted_counts(weights: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -182,20 +189,9 @@ def soft_scores(parts: list[tuple], shape: tuple[int, int]) -> np.ndarray:
         else:
             rows = groups[k_id][0] if k_id in groups else None
             groups[k_id] = (row if rows is None else rows + row, k)
-    if groups:  # keys whose vectors end in zeros (positions past the chunk's length) go last
-        left = [np.broadcast_to(rows, (B, T, rows.shape[-1])) for rows, _ in groups.values()]
-        right = [k for _, k in groups.values()]
-        tails = [k.shape[-1] - _used_length(k) for k in right]
-        order = np.argsort(tails, kind="stable")
-        rows, keys = np.concatenate([left[n] for n in order], -1), np.concatenate([right[n] for n in order], -1)
-        scores += _vec_key_scores(rows, keys)
+    if groups:
+        scores += _vec_key_scores(list(groups.values()), shape)
     return scores
-
-
-def _used_length(values: np.ndarray) -> int:
-    """One past the last entry (last axis) that is nonzero somewhere."""
-    used = np.flatnonzero(np.any(values != 0, axis=tuple(range(values.ndim - 1))))
-    return int(used[-1]) + 1 if used.size else 0
 
 
 _SIDE_BY_SIDE: dict = {}  # tuple of table ids -> (tables, their columns side by side, read-only)
@@ -218,18 +214,58 @@ def _query_products(parts: list[tuple]) -> dict[int, np.ndarray]:
             cached = _SIDE_BY_SIDE[key] = (tables, joined)
             if len(_SIDE_BY_SIDE) > 256:
                 _SIDE_BY_SIDE.clear()
-        result = times_table(q, cached[1])
+        result = times_table(q, cached[1], value=True)
         edges = np.cumsum([0] + [t.shape[1] for t in tables])
         for n, start, stop in zip(terms, edges[:-1], edges[1:]):
             out[n] = result[..., start:stop]
     return out
 
 
-def _vec_key_scores(rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """``rows[b, i] . keys[b, j]`` by exact slices, skipping entries that are 0 for every key."""
-    beta = slice_bits(rows.shape[-1])
-    a, b = split(rows, -1, beta), split(np.swapaxes(keys, 1, 2), -2, beta)
-    used = np.arange(_used_length(keys))  # the rest is 0 for every key: dropping it changes no bit
-    if used.size < rows.shape[-1]:
-        a, b = a.keep(-1, used), b.keep(1, used)
-    return product(a, b, causal="out")
+#: Key-only terms are computed once per distinct row exponent while there are at most this many.
+MAX_ROW_EXPONENTS = 8
+
+
+def _vec_key_scores(groups: list[tuple], shape: tuple[int, int]) -> np.ndarray:
+    """``rows[b, i] . keys[b, j]`` by exact slices, the terms of every vec key variable side by side
+    (``groups``: per key variable its summed query rows and its values over keys).
+
+    A key variable read by key-only terms alone has the same row for every query (its table): its
+    part of the exact product depends on the query only through the row's slicing exponent, so it is
+    computed once per distinct exponent and gathered. The parts (those rows, the others) are exact
+    sums on the grid of the whole product, so adding them changes no bit. Entries that are 0 for
+    every key are skipped (they add exact zeros).
+    """
+    B, T = shape
+    constant = [(rows, keys) for rows, keys in groups if rows.ndim == 1]
+    varying = [(np.broadcast_to(rows, (B, T, rows.shape[-1])), keys) for rows, keys in groups if rows.ndim > 1]
+    beta = slice_bits(sum(keys.shape[-1] for _, keys in groups))
+    table = np.concatenate([rows for rows, _ in constant]) if constant else np.zeros(0)
+    left = np.concatenate([rows for rows, _ in varying], -1) if varying else np.zeros((B, T, 0))
+    e = row_exponents(left, float(np.max(np.abs(table), initial=0.0)))  # (B, T, 1): the whole row's
+    right = np.concatenate([keys for _, keys in varying] + [keys for _, keys in constant], -1)
+    used = np.flatnonzero(np.any(right != 0, axis=(0, 1)))
+    # each key's exponent is over its nonzero entries, and each row's is given: slicing only those is the same
+    b = split(np.swapaxes(right[..., used] if used.size < right.shape[-1] else right, 1, 2), -2, beta)
+    n_varying = left.shape[-1]
+    exponents, where = np.unique(e, return_inverse=True)
+    if constant and exponents.size > MAX_ROW_EXPONENTS:  # too many exponents: one product with every row
+        left = np.concatenate([left, np.broadcast_to(table, (B, T, table.size))], -1)
+        n_varying, constant = left.shape[-1], []
+    inside = np.flatnonzero(used < n_varying)  # rows of b
+    left = left[..., used[inside]] if inside.size < n_varying else left
+    out, mid = exact_parts(split(left, -1, beta, e=e), b.keep(1, inside), causal="out")
+    if constant:
+        at = np.flatnonzero(used >= n_varying)
+        keys = b.keep(1, at)
+        row = table[None, used[at] - n_varying]
+        parts = [exact_parts(split(row, -1, beta, e=np.array([[int(x)]])), keys)
+                 for x in exponents]  # each (B, 1, T) over keys, for the rows of that exponent
+        rows = where.reshape(B, T)
+        batch = np.arange(B)[:, None]
+        out += np.stack([hi[:, 0] for hi, _ in parts])[rows, batch]
+        if any(lo is not None for _, lo in parts):
+            lows = np.stack([np.zeros((B, T)) if lo is None else lo[:, 0] for _, lo in parts])[rows, batch]
+            mid = lows if mid is None else mid + lows
+    if mid is not None:
+        out += mid
+    return out

@@ -50,7 +50,7 @@ def mlp(layers, activation_name: str, x: np.ndarray, kind: str, size: int | None
     if kind == "num":
         first = x[..., None] * layers[0].weight[0] + layers[0].bias
     else:
-        first = times_table(x, layers[0].weight) + layers[0].bias
+        first = times_table(x, layers[0].weight, value=True) + layers[0].bias
     return _layers(layers, activation_name, first)
 
 
@@ -72,5 +72,5 @@ def readout(terms, bias: np.ndarray, values, kinds, shape: tuple[int, int]) -> n
         elif kind == "num":
             out += x[..., None] * term.table
         else:
-            out += times_table(x, term.table)
+            out += times_table(x, term.table, value=True)
     return sanitize(out)

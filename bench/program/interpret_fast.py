@@ -24,7 +24,7 @@ import numpy as np
 
 from .cost import CostError, OverTimeError
 from .errors import ProgramError
-from .exactdot import one_blas_thread
+from .exactdot import VALUES, one_blas_thread
 from .fast_attention import dense
 from .ops import BatchContext
 
@@ -73,7 +73,7 @@ def _run(program, ids: np.ndarray, keep: bool, deadline: float | None = None) ->
         for v in node.inputs():
             last_use[v] = position
     values: dict = {}
-    with np.errstate(all="ignore"), one_blas_thread():
+    with np.errstate(all="ignore"), one_blas_thread(), VALUES:
         for position, node in enumerate(program.nodes):
             inputs = node.inputs()
             ctx.in_types = [program.types[v] for v in inputs]
@@ -84,7 +84,7 @@ def _run(program, ids: np.ndarray, keep: bool, deadline: float | None = None) ->
             if not keep:
                 for v in set(inputs):
                     if last_use[v] == position and v is not program.output:
-                        del values[v]
+                        VALUES.release(values.pop(v))
     return values
 
 
