@@ -11,7 +11,7 @@ does) and bounds the peak for a chunk of ``rows`` sequences of width ``T``.
 
 The per-operation figures follow the vectorized interpreter (``fast_dense``,
 ``fast_attention``, ``exactdot``): exact-slice products hold about five
-copies of an operand (scaled, two slices, concatenated slices, output), the
+copies of an operand (scaled, two slices, the products, output), the
 causal softmax about six ``(B, T, T)`` arrays, an expression evaluated over
 arrays one array per syntax node. They are upper bounds with a margin, checked
 against measured peaks (``tests/test_program_cost.py`` compares them with
@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ProgramError
+from .exactdot import VALUE_CACHE_BYTES
 
 #: Peak working memory allowed while a program runs on one chunk (and on one longest sequence). The
 #: largest bound among the shipped programs is 117 MiB for one sequence of 303 tokens (decompile's
@@ -39,7 +40,7 @@ MAX_SCORING_BYTES = 2 << 30
 MAX_WORK_PER_SEQUENCE = 5 * 10**10
 
 F64 = 8  # bytes of a float64 / int64 entry
-SLICED = 5  # copies of an operand an exact-slice product holds (scaled, hi, lo, the pair joined, output)
+SLICED = 5  # copies of an operand an exact-slice product holds (scaled, hi, lo, a product, output)
 SOFTMAX = 6  # (B, T, T) arrays of the causal softmax (scores, where, shifted, powers, sums, weights)
 #: Work counts multiply-adds of exact-slice (BLAS) products; one step of an expression evaluated over
 #: arrays (a numpy ufunc pass) costs about as much time as this many of them.
@@ -92,7 +93,8 @@ class ProgramCost:
         ``fixed=False`` leaves out the temporaries whose size does not depend on the chunk.
         """
         positions, pairs = rows * width, rows * width * width
-        base = pairs + positions * 3 * F64  # the causal mask, token ids, lengths and the predictions
+        # the causal mask, token ids, lengths, the predictions, and the slices of values kept for their readers
+        base = pairs + positions * 3 * F64 + VALUE_CACHE_BYTES * fixed
         live, peak = 0, 0
         for index, cost in enumerate(self.nodes):
             peak = max(peak, live + cost.peak_bytes(positions, pairs, fixed))
@@ -127,7 +129,7 @@ class ProgramCost:
 
     @property
     def _fixed(self) -> int:
-        return max((cost.temp_fixed for cost in self.nodes), default=0)
+        return max((cost.temp_fixed for cost in self.nodes), default=0) + VALUE_CACHE_BYTES
 
     def __post_init__(self):
         object.__setattr__(self, "_rows", {})

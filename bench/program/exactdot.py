@@ -84,8 +84,8 @@ class Sliced:
 
     def keep(self, axis: int, index: np.ndarray) -> "Sliced":
         """Only the entries ``index`` along the summed ``axis`` (the others being known to be 0)."""
-        if index.size and index[-1] == index.size - 1:  # a leading range (positions): views
-            index = slice(0, index.size)
+        if index.size and index[-1] - index[0] == index.size - 1:  # a range (of positions, of one term): views
+            index = slice(int(index[0]), int(index[-1]) + 1)
             where = (slice(None),) * (axis % self.hi.ndim) + (index,)
             return Sliced(self.hi[where], self.lo[where], self.beta)
         return Sliced(np.take(self.hi, index, axis), np.take(self.lo, index, axis), self.beta)
@@ -97,18 +97,28 @@ def split(x: np.ndarray, axis: int, beta: int, e: np.ndarray | None = None) -> S
     ``e`` may be given (it must bound the line).
     """
     x = np.asarray(x, dtype=np.float64)
-    if e is None:
-        largest = np.max(np.abs(x), axis=axis, keepdims=True, initial=0.0)
+    if e is None:  # the exponent of the line's largest magnitude (two reductions, no |x| array)
+        largest = np.maximum(np.max(x, axis=axis, keepdims=True, initial=0.0),
+                             -np.min(x, axis=axis, keepdims=True, initial=0.0))
         e = np.frexp(largest)[1]
     e = np.maximum(e, E_MIN)
-    u = x * pow2(beta - e)  # exact: a power-of-two scaling, |u| < 2**beta
-    hi = np.rint(u)
-    u -= hi  # exact, and so is the scaling:
-    u *= float(2**beta)
-    lo = np.rint(u, out=u)
-    hi *= pow2(e - beta)  # exact scalings back
-    lo *= pow2(e - 2 * beta)
-    return Sliced(hi, lo, beta)
+    hi = _round_to(x, e - beta)
+    lo = np.subtract(x, hi)  # exact: |x - hi| <= 2**(e - beta - 1), on x's own grid
+    return Sliced(hi, _round_to(lo, e - 2 * beta, out=lo), beta)
+
+
+def _round_to(x: np.ndarray, n: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``x`` rounded to the nearest multiple of ``2**n`` (ties to even), for ``|x| < 2**(n + 51)``.
+
+    Adding ``1.5 * 2**(n + 52)`` puts the sum in a binade whose spacing is ``2**n``, so the
+    addition rounds there (nearest, ties to even: the shift is an even multiple of the spacing)
+    and subtracting the shift back is exact: the same result as ``rint(x / 2**n) * 2**n`` in
+    two passes instead of three, with +0.0 where that gives -0.0.
+    """
+    shift = 1.5 * pow2(n + 52)
+    out = np.add(x, shift, out=out)
+    out -= shift
+    return out
 
 
 def product(a: Sliced, b: Sliced, causal: str | None = None) -> np.ndarray:
@@ -167,18 +177,25 @@ def matmul(a: np.ndarray, b: np.ndarray, k: int | None = None, causal: str | Non
     return product(split(a, -1, beta), split(b, -2, beta), causal)
 
 
+#: Bytes :data:`VALUES` may hold at once (``bench.program.cost`` counts them in every chunk's bound).
+VALUE_CACHE_BYTES = 128 << 20
+
+
 class ValueCache:
     """What products derive from a program's values (their slices, where they are zero), kept while
     the interpreter keeps the value: a value read by several readouts or aggregates is sliced once.
 
     The entries of a value are keyed by ``id(value)`` and hold the value itself (so an id cannot be
     reused while the entry lives); :meth:`release` drops them when the interpreter frees the value.
-    Nothing is cached outside ``with cache:`` (tables have their own cache, :func:`_table_slices`).
+    Nothing is cached outside ``with cache:`` (tables have their own cache, :func:`_table_slices`),
+    nor past ``max_bytes`` (what does not fit is made again by each reader).
     """
 
-    def __init__(self) -> None:
-        self._entries: dict = {}  # (id(value), what) -> (value, derived)
+    def __init__(self, max_bytes: int = VALUE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: dict = {}  # (id(value), what) -> (value, derived, bytes)
         self._by_value: dict = {}  # id(value) -> keys of its entries
+        self._bytes = 0
         self.active = False
 
     def get(self, value: np.ndarray, what, make):
@@ -186,14 +203,19 @@ class ValueCache:
             return make()
         key = (id(value), what)
         hit = self._entries.get(key)
-        if hit is None or hit[0] is not value:
-            hit = self._entries[key] = (value, make())
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        derived = make()
+        size = _nbytes(derived)
+        if self._bytes + size <= self.max_bytes:
+            self._entries[key] = (value, derived, size)
             self._by_value.setdefault(id(value), set()).add(key)
-        return hit[1]
+            self._bytes += size
+        return derived
 
     def release(self, value) -> None:
         for key in self._by_value.pop(id(value), ()):
-            self._entries.pop(key, None)
+            self._bytes -= self._entries.pop(key)[2]
 
     def __enter__(self):
         self.active = True
@@ -203,6 +225,18 @@ class ValueCache:
         self.active = False
         self._entries.clear()
         self._by_value.clear()
+        self._bytes = 0
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the arrays in a cache entry (arrays, :class:`Sliced`, :class:`Keys`, tuples of them)."""
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(x) for x in obj)
+    if hasattr(obj, "__dataclass_fields__"):
+        return sum(_nbytes(getattr(obj, name)) for name in obj.__dataclass_fields__)
+    return 0
 
 
 #: The interpreter's cache of value slices (:class:`ValueCache`), active while it runs a program.
