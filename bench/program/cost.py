@@ -32,11 +32,11 @@ from .errors import ProgramError
 from .exactdot import VALUE_CACHE_BYTES
 
 #: Peak working memory allowed while a program runs on one chunk (and on one longest sequence). The
-#: largest bound among the shipped programs is 117 MiB for one sequence of 303 tokens (decompile's
-#: repeat_copy and addition): 17 times below.
+#: largest bound among the shipped programs is 165 MiB for one sequence of 303 tokens (decompile's
+#: repeat_copy and addition, 128 MiB of it the value-slice cache): 12 times below.
 MAX_SCORING_BYTES = 2 << 30
 #: Work (multiply-adds, as bounded here) allowed for one sequence of the longest scored length. The
-#: largest among the shipped programs is 4.3e9 (decompile's repeat_copy, 303 tokens): 11 times below.
+#: largest among the shipped programs is 3.4e9 (decompile's repeat_copy and addition, 303 tokens): 15 times below.
 MAX_WORK_PER_SEQUENCE = 5 * 10**10
 
 F64 = 8  # bytes of a float64 / int64 entry
