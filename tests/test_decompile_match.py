@@ -92,3 +92,28 @@ def test_the_mlp_library_decides_which_primitives_are_tried():
     tried = {"erase", "keep_one", "harden", "sharpen3"}
     assert plain["mlp0"]["best"][0].split("(")[0] in {"erase", "keep_one"}
     assert wide["mlp1"]["best"][0].split("(")[0] in tried
+
+
+def test_a_head_left_with_one_hard_pattern_is_a_select_with_the_same_weights():
+    """k==q-1 between the positions, as a 10^4-scaled table or as ``select(indices, indices, ...)``."""
+    from bench.baselines.decompile.match_select import BIG, POSITION_SELECTS, hard_selects
+
+    W, g, C, batch = mlp_graph(lambda s, t: True)
+    h = next(h for h in g.heads if h.layer == 0)
+    pos = next(p for p, r in h.terms if g.vars[p].kind == g.vars[r].kind == "pos")
+    key = ("qk", h.layer, h.head, pos, pos)
+    a, b = np.arange(W.n_positions)[:, None], np.arange(W.n_positions)[None, :]
+    overrides = {("qk", h.layer, h.head, p, r): None for p, r in h.terms}
+    overrides.update({("qb", h.layer, h.head, r): None for r in h.qbias})
+    overrides[key] = BIG * (b == a - 1) / np.sqrt(W.d_head)
+    report = {"kept": True, "matched": {"/".join(map(str, key)): "k==q-1", "lm_bias": "uniform"}}
+    hard = hard_selects(report, {"bos": 0})
+    assert hard == {key: (POSITION_SELECTS["k==q-1"], "positions")}
+    assert hard_selects({**report, "kept": False}, {"bos": 0}) == {}
+    soft_program = build_program(W, g, C, "token", overrides=overrides, factor=True)
+    hard_program = build_program(W, g, C, "token", overrides=overrides, factor=True, hard=hard)
+    assert "select(indices, indices, k == q - 1 or q == 0)" in hard_program.pretty()
+    assert hard_program.n_params < soft_program.n_params - W.n_positions ** 2 + 100
+    ids = batch.ids.numpy()
+    soft, hard_logits = rasp.evaluate(soft_program, ids)["logits"], rasp.evaluate(hard_program, ids)["logits"]
+    assert np.abs(soft - hard_logits).max() < 1e-9

@@ -16,6 +16,10 @@ matrices, not the published names (section 9, point 2).
 
 Not implemented: the special-row override, and the rounding phase of
 ``greedy_search_then_round`` (unmatched tables stay exact).
+
+A head left with one matched term whose pattern is a hard relation (:data:`POSITION_SELECTS`,
+``k==BOS``) can be rendered as ``select`` with that relation (:func:`hard_selects`,
+``Config.hard_selects``): the same weights, up to parts in 1e270.
 """
 
 from __future__ import annotations
@@ -65,6 +69,38 @@ def _lm_library(n_in: int, V: int, in_tokens: bool, eos: int) -> list[tuple[str,
     out.append(("to_eos", BIG * to_eos))
     if in_tokens:
         out.append(("inp==out", BIG * np.eye(V)))
+    return out
+
+
+#: Position patterns whose soft select is a hard one: the pattern's keys get 10^4 / sqrt(d_h) more than
+#: the others, so the softmax is uniform over them (the rest get below 1e-270 of their weight), and
+#: where no key matches (early queries) it is uniform over every key, which the expression also selects.
+POSITION_SELECTS = {
+    "k==q": "k == q",
+    "k==q-1": "k == q - 1 or q == 0",
+    "k==q-3": "k == q - 3 or q < 3",
+    "(q-k) even": "(q - k) % 2 == 0",
+    "(q-k) % 3 == 0": "(q - k) % 3 == 0",
+}
+
+
+def hard_selects(report: dict, specials: dict) -> dict:
+    """The matched score terms that are hard selects, by term key: ``(expression, on)`` where ``on`` is
+    "positions" (both sides the positions) or "token keys" (``k==BOS``: BOS is the token at position 0
+    of every sequence, so it always matches). Read from ``greedy_match``'s report (nothing when its
+    result was not kept); the renderer uses one where it is a head's only term."""
+    if not report.get("kept"):
+        return {}
+    out = {}
+    for label, name in report.get("matched", {}).items():
+        kind, *rest = label.split("/")
+        if kind != "qk":
+            continue
+        key = (kind, *map(int, rest))
+        if name in POSITION_SELECTS:
+            out[key] = (POSITION_SELECTS[name], "positions")
+        elif name == "k==BOS":
+            out[key] = (f"k == {specials['bos']}", "token keys")
     return out
 
 

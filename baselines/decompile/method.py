@@ -44,7 +44,7 @@ from .data import sample
 from .graph import Stage1Graph
 from .linear_ln import estimate_ln_var
 from .match_mlp import match_mlps
-from .match_select import greedy_match
+from .match_select import greedy_match, hard_selects
 from .notes import report_notes
 from .prune import direct_graph, run_pipeline, unpruned
 from .render import build_program
@@ -113,6 +113,10 @@ class Config:
     #: has fewer parameters (render.Renderer._factored_terms; the same function, matching is unchanged);
     #: on since revision 5 (revision 4 is this with factor_scores=False)
     factor_scores: bool = True
+    #: a head left with one matched term that is a hard relation (k==q-1 between positions, k==BOS, ...)
+    #: is written as ``select`` with that relation instead of a soft select of its 10^4-scaled table
+    #: (match_select.hard_selects; the same weights up to parts in 1e270; matching is unchanged)
+    hard_selects: bool = False
 
 
 @register_method()
@@ -211,7 +215,7 @@ class Decompile:
         """Primitive matching (MLPs, then attention and logits, within the CPU budget), then the program."""
         cfg = self.config
         C64 = C.to(torch.float64)
-        overrides, converted = {}, {}
+        overrides, converted, hard = {}, {}, {}
         if cfg.match_primitives and g.is_stage3:
             specials = {"bos": task.vocab.bos, "sep": task.vocab.sep, "eos": task.vocab.eos}
             match_set = eval_set.select(torch.arange(min(cfg.match_size, len(eval_set))))
@@ -222,8 +226,10 @@ class Decompile:
             overrides, report["select_matching"] = greedy_match(W64, g, C64, task.kind, match_set, specials, deadline,
                                                                 accept=cfg.select_accept, keep=cfg.select_keep,
                                                                 converted=converted)
+            if cfg.hard_selects:
+                hard = hard_selects(report["select_matching"], specials)
         return build_program(W64, g, C64, task.kind, name=name, overrides=overrides,
-                             converted=converted, share_aggregates=True, factor=cfg.factor_scores)
+                             converted=converted, share_aggregates=True, factor=cfg.factor_scores, hard=hard)
 
 
 @register_method()

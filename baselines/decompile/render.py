@@ -67,8 +67,12 @@ class Renderer:
     """Holds the embeddings E_v while it builds the program variable by variable."""
 
     def __init__(self, W: Weights, g: PathGraph, C: Consts, overrides: dict | None = None,
-                 converted: dict | None = None, share_aggregates: bool = False, factor: bool = False):
+                 converted: dict | None = None, share_aggregates: bool = False, factor: bool = False,
+                 hard: dict | None = None):
         self.W, self.g, self.C = W, g, C
+        #: matched terms that are hard selects (match_select.hard_selects): a head whose only term is one
+        #: becomes ``select`` with its relation instead of ``soft_select`` of its pattern table
+        self.hard = hard or {}
         #: stage-3 heads: score terms grouped into factored (low-rank) scores where that is smaller (_factored_terms)
         self.factor = factor
         #: value paths that alias one node (an MLP replaced by keep_one) share one aggregate; off while
@@ -148,8 +152,8 @@ class Renderer:
             terms += self._qbias_terms(h, fk, scale)
         if terms is None or len(terms) > MAX_TERMS:
             terms = self._projected_terms(h, fq, fk, scale)
-        sel = rasp.soft_select(*terms).named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else
-                                             f"s{h.layer}_{h.head}")
+        sel = self._hard_select(h) or rasp.soft_select(*terms)
+        sel = sel.named(f"s{h.layer}{h.head}" if h.layer < 10 and h.head < 10 else f"s{h.layer}_{h.head}")
         made: dict = {}  # value node -> its aggregate (shared when share_aggregates)
         for o in h.out:
             u = self.g.vars[o].value
@@ -160,6 +164,23 @@ class Renderer:
             self.cat[o] = False
             lam_v = ln_matrix(L.ln1_g, C.log_var[("v", o)], W.eps)
             self.E[o] = self.E[u] @ lam_v @ L.WV[h.head] @ L.WO[h.head]
+
+    def _hard_select(self, h):
+        """``select`` with the relation of the head's one remaining term, where that is a hard pattern
+        (``self.hard``) between the positions, or ``k==BOS`` on token keys; else None."""
+        if h.terms is None or not self.hard:
+            return None
+        keys = [("qk", h.layer, h.head, p, r) for p, r in h.terms] + [("qb", h.layer, h.head, r) for r in h.qbias]
+        left = [key for key in keys if not (key in self.overrides and self.overrides[key] is None)]
+        if len(left) != 1 or left[0] not in self.hard:
+            return None
+        (_, _, _, p, r), (expression, on) = left[0], self.hard[left[0]]
+        kinds = {self.g.vars[p].kind, self.g.vars[r].kind}
+        if on == "positions" and kinds == {"pos"}:
+            return rasp.select(self.node[r], self.node[p], expression)
+        if on == "token keys" and self.g.vars[r].kind == "tok":
+            return rasp.select(self.node[r], self.node[p] if self.is_cat(p) else self.node[r], expression)
+        return None
 
     def _qbias_terms(self, h, fk, scale) -> list:
         """``key_score(X_r, w_r)`` per query-bias term of a stage-3 head (unless replaced by nothing)."""
@@ -294,11 +315,12 @@ class Renderer:
 
 def build_program(W: Weights, g: PathGraph, C: Consts, kind: str, name: str = "decompile",
                   overrides: dict | None = None, converted: dict | None = None,
-                  share_aggregates: bool = False, factor: bool = False) -> rasp.Program:
+                  share_aggregates: bool = False, factor: bool = False, hard: dict | None = None) -> rasp.Program:
     """The program of a path graph (stage-2 or stage-3 form); ``kind`` is the task kind (token / token_set).
 
     ``overrides`` replaces term tables by primitive patterns (see :mod:`match_select`); ``factor``
     groups a stage-3 head's unreplaced terms into factored scores where that is smaller
-    (:meth:`Renderer._factored_terms`).
+    (:meth:`Renderer._factored_terms`); ``hard`` names the replaced terms that are hard selects
+    (:meth:`Renderer._hard_select`).
     """
-    return Renderer(W, g, C, overrides, converted, share_aggregates, factor).build(kind, name)
+    return Renderer(W, g, C, overrides, converted, share_aggregates, factor, hard).build(kind, name)
