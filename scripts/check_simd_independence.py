@@ -22,8 +22,9 @@ differ. Settings (environment variables, read when numpy/torch/BLAS load):
     python scripts/check_simd_independence.py oracle --compare old.npz   # one run, compared with a saved one
 
 ``--save``/``--compare`` run once in this process (no settings) to compare
-two versions of the code: predictions only (raw values are compared across
-settings, where the code is the same).
+two versions of the code: the predictions and the sha256 of every batch's raw
+output values (so a change to the interpreter that should change no bit can be
+checked on every shipped program).
 """
 
 from __future__ import annotations
