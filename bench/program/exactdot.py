@@ -97,14 +97,18 @@ def split(x: np.ndarray, axis: int, beta: int, e: np.ndarray | None = None) -> S
     ``e`` may be given (it must bound the line).
     """
     x = np.asarray(x, dtype=np.float64)
-    if e is None:  # the exponent of the line's largest magnitude (two reductions, no |x| array)
-        largest = np.maximum(np.max(x, axis=axis, keepdims=True, initial=0.0),
-                             -np.min(x, axis=axis, keepdims=True, initial=0.0))
-        e = np.frexp(largest)[1]
-    e = np.maximum(e, E_MIN)
+    e = line_exponents(x, axis) if e is None else np.maximum(e, E_MIN)
     hi = _round_to(x, e - beta)
     lo = np.subtract(x, hi)  # exact: |x - hi| <= 2**(e - beta - 1), on x's own grid
     return Sliced(hi, _round_to(lo, e - 2 * beta, out=lo), beta)
+
+
+def line_exponents(x: np.ndarray, axis: int = -1, also: float = 0.0) -> np.ndarray:
+    """The exponent :func:`split` gives each line of ``x`` along ``axis`` (``max|line| < 2**e``, at
+    least :data:`E_MIN`), as if the line also held ``also``; from max and min (no ``|x|`` array)."""
+    largest = np.maximum(np.max(x, axis=axis, keepdims=True, initial=abs(also)),
+                         -np.min(x, axis=axis, keepdims=True, initial=-abs(also)))
+    return np.maximum(np.frexp(largest)[1], E_MIN)
 
 
 def _round_to(x: np.ndarray, n: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -147,10 +151,6 @@ def exact_parts(a: Sliced, b: Sliced, causal: str | None = None) -> tuple[np.nda
     return _blocked([(a.hi, b.hi)], causal), _blocked(mid, causal) if mid else None
 
 
-def row_exponents(x: np.ndarray, also: float = 0.0) -> np.ndarray:
-    """The exponent :func:`split` gives each line of ``x`` along its last axis, as if the line also held ``also``."""
-    largest = np.max(np.abs(x), axis=-1, keepdims=True, initial=abs(also))
-    return np.maximum(np.frexp(largest)[1], E_MIN)
 
 
 _TABLES: dict = {}  # id(table) -> (table, beta, Sliced): a program's tables are read-only
@@ -313,8 +313,7 @@ class Keys:
 
 def key_slices(v: np.ndarray, k: int) -> Keys:
     """:class:`Keys` of (..., T, n) values, for sums over at most ``k`` keys."""
-    e_v = np.frexp(np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0))[1]  # (..., T, 1) per key
-    e_v = np.maximum(e_v, E_MIN)
+    e_v = line_exponents(v)  # (..., T, 1) per key
     unit_v = v * pow2(-e_v)  # |v_j| < 1: exact
     return Keys(e_v, split(unit_v, -2, slice_bits(k), e=np.zeros((1, 1), np.int64)))
 

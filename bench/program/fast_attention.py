@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import detmath
-from .exactdot import VALUES, Keys, exact_parts, key_slices, row_exponents, slice_bits, split, times_table, weighted_sum
+from .exactdot import VALUES, Keys, exact_parts, key_slices, line_exponents, slice_bits, split, times_table, weighted_sum
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def _vec_key_scores(groups: list[tuple], shape: tuple[int, int]) -> np.ndarray:
     beta = slice_bits(sum(keys.shape[-1] for _, keys in groups))
     table = np.concatenate([rows for rows, _ in constant]) if constant else np.zeros(0)
     left = np.concatenate([rows for rows, _ in varying], -1) if varying else np.zeros((B, T, 0))
-    e = row_exponents(left, float(np.max(np.abs(table), initial=0.0)))  # (B, T, 1): the whole row's
+    e = line_exponents(left, also=float(np.max(np.abs(table), initial=0.0)))  # (B, T, 1): the whole row's
     right = np.concatenate([keys for _, keys in varying] + [keys for _, keys in constant], -1)
     used = np.flatnonzero(np.any(right != 0, axis=(0, 1)))
     # each key's exponent is over its nonzero entries, and each row's is given: slicing only those is the same
