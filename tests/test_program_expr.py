@@ -68,6 +68,30 @@ def test_evaluators_agree_on_random_inputs():
         assert np.array_equal(vector, np.array(scalar)), source
 
 
+def test_truth_values_and_skipped_clips_give_the_scalar_bits():
+    """The vectorized evaluator keeps comparisons as booleans and skips clips that its bounds rule out
+    (``i``'s bounds given, as ``map`` over a vec gives them); every result bit, the sign of zero and
+    clipping at the limit included, is still the scalar evaluator's."""
+    rng = np.random.default_rng(1)
+    sources = [
+        "(x > 0 and i > y and i < 9) * (9 - i) + (i == 3) * 0.5",  # the sort oracle's shape
+        "(x > y) + (x < y) - (not x) * -1.5",  # truth values added to each other
+        "-(x > 0) * y + i * 1e12 * 1e12 * 2e5",  # negated truth; i * 2e29 may reach the limit: clipped
+        "(i + 1) * x * 1e12 - (y == 0)",  # unbounded x: clipped
+        "min(x > 0, y) + max(i, x < 1) + abs(x > y) + floor(y > 0) + round(not y)",
+        "(x if i < 4 else y) * (i > 2) + (1 if x else -0.0) * (y < 0)",
+        "i - 9 * (x > 0)",  # -0.0 and 0.0 from truth values
+    ]
+    x = np.concatenate([[0.0, -0.0, 1e30, -1e30], np.round(rng.normal(size=396) * 4, 0)])
+    y = np.concatenate([[-0.0, 0.0, -1e30, 1e30], np.round(rng.normal(size=396) * 3, 0)])
+    i = np.arange(10, dtype=np.float64)
+    for source in sources:
+        expr = Expr(source, ("x", "y", "i"))
+        vector = expr.eval_np({"x": x[:, None], "y": y[:, None], "i": i}, {"i": (0.0, 9.0)})
+        scalar = np.array([[expr.eval_scalar({"x": a, "y": b, "i": c}) for c in i] for a, b in zip(x, y)])
+        assert vector.dtype == np.float64 and vector.tobytes() == scalar.tobytes(), source
+
+
 def test_counts_nodes_and_depth():
     expr = Expr("min(x, 3) + 1", ("x",))
     assert expr.n_nodes == 5  # BinOp, Call, x, 3, 1

@@ -90,10 +90,15 @@ class Expr:
     def names_used(self) -> set[str]:
         return {n.id for n in ast.walk(self._tree) if isinstance(n, ast.Name) and n.id not in FUNCTIONS}
 
-    def eval_np(self, env: dict[str, np.ndarray]) -> np.ndarray:
-        """Evaluate on broadcastable float arrays; returns a float64 array of their broadcast shape."""
+    def eval_np(self, env: dict[str, np.ndarray], bounds: dict[str, tuple[float, float]] | None = None) -> np.ndarray:
+        """Evaluate on broadcastable float arrays; returns a float64 array of their broadcast shape.
+
+        ``bounds`` may give an interval holding every value of a variable (e.g. ``i``, the basis
+        index); it only lets the evaluator skip clips that would change nothing.
+        """
         shape = np.broadcast_shapes(*(np.shape(v) for v in env.values()))
-        return np.broadcast_to(np.asarray(_eval_np(self._tree, env), dtype=np.float64), shape)
+        value, _ = _eval_np(self._tree, env, bounds or {})
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
 
     def eval_scalar(self, env: dict[str, float]) -> float:
         """Evaluate on Python floats (the reference evaluator)."""
@@ -241,46 +246,94 @@ _NP_FUN: dict[str, Callable] = {
 }
 
 
-def _eval_np(node: ast.AST, env: dict) -> np.ndarray:
+#: An interval known to hold every value of a subexpression (``_eval_np``).
+Bounds = tuple[float, float]
+_ANY: Bounds = (-MAX_VALUE, MAX_VALUE)
+_TRUTH: Bounds = (0.0, 1.0)
+
+
+def _float(v) -> np.ndarray:
+    """A boolean result as the 1.0/0.0 floats the language defines (numbers unchanged)."""
+    return v.astype(np.float64) if v.dtype == np.bool_ else v
+
+
+def _finish(v: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, Bounds]:
+    """An arithmetic result, clipped to ``[-MAX_VALUE, MAX_VALUE]`` unless its bounds show that clipping
+    would change nothing (half the limit: a margin for the rounding of the bounds themselves)."""
+    if max(-bounds[0], bounds[1]) <= MAX_VALUE / 2:
+        return v, bounds
+    return _clip_np(v), (max(bounds[0], -MAX_VALUE), min(bounds[1], MAX_VALUE))
+
+
+def _bounds_of(op: ast.operator, a: Bounds, b: Bounds) -> Bounds:
+    """Bounds of ``a op b`` for + - * (every other operator: the whole range)."""
+    if isinstance(op, ast.Add):
+        return a[0] + b[0], a[1] + b[1]
+    if isinstance(op, ast.Sub):
+        return a[0] - b[1], a[1] - b[0]
+    if isinstance(op, ast.Mult):
+        products = [x * y for x in a for y in b]
+        return min(products), max(products)
+    return -math.inf, math.inf
+
+
+def _eval_np(node: ast.AST, env: dict, bounds: dict) -> tuple[np.ndarray, Bounds]:
+    """(value, bounds) of ``node``. Comparisons and ``and``/``or``/``not`` give numpy booleans, which every
+    arithmetic step reads as 1.0/0.0 (the float64 loops are asked for), so no float copy of a truth value
+    is made; an arithmetic result is clipped only when its bounds reach the limit. Both change no bit."""
     if isinstance(node, ast.Constant):
-        return np.float64(float(node.value))
+        value = float(node.value)
+        return np.float64(value), (value, value)
     if isinstance(node, ast.Name):
-        return np.asarray(env[node.id], dtype=np.float64)
+        return np.asarray(env[node.id], dtype=np.float64), bounds.get(node.id, _ANY)
     with np.errstate(all="ignore"):
         if isinstance(node, ast.BinOp):
-            return _clip_np(_NP_BIN[type(node.op)](_eval_np(node.left, env), _eval_np(node.right, env)))
+            (a, ba), (b, bb) = _eval_np(node.left, env, bounds), _eval_np(node.right, env, bounds)
+            op = _NP_BIN[type(node.op)]
+            if isinstance(op, np.ufunc):
+                return _finish(op(a, b, dtype=np.float64), _bounds_of(node.op, ba, bb))
+            return _finish(op(_float(a), _float(b)), (-math.inf, math.inf))
         if isinstance(node, ast.UnaryOp):
-            value = _eval_np(node.operand, env)
+            value, b = _eval_np(node.operand, env, bounds)
             if isinstance(node.op, ast.Not):
-                return (value == 0).astype(np.float64)
-            return -value if isinstance(node.op, ast.USub) else value
+                return value == 0, _TRUTH
+            return (-_float(value), (-b[1], -b[0])) if isinstance(node.op, ast.USub) else (value, b)
         if isinstance(node, ast.BoolOp):
-            truth = [_eval_np(v, env) != 0 for v in node.values]
+            truth = [_truth(_eval_np(v, env, bounds)[0]) for v in node.values]
             combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
             out = truth[0]
             for t in truth[1:]:
                 out = combine(out, t)
-            return np.asarray(out, dtype=np.float64)
+            return np.asarray(out), _TRUTH
         if isinstance(node, ast.Compare):
-            left, out = _eval_np(node.left, env), True
+            left, out = _eval_np(node.left, env, bounds)[0], True
             for op, right_node in zip(node.ops, node.comparators):
-                right = _eval_np(right_node, env)
+                right = _eval_np(right_node, env, bounds)[0]
                 out = np.logical_and(out, _NP_CMP[type(op)](left, right))
                 left = right
-            return np.asarray(out, dtype=np.float64)
+            return np.asarray(out), _TRUTH
         if isinstance(node, ast.IfExp):
-            return np.where(_eval_np(node.test, env) != 0, _eval_np(node.body, env), _eval_np(node.orelse, env))
+            test = _truth(_eval_np(node.test, env, bounds)[0])
+            (body, bb), (orelse, bo) = _eval_np(node.body, env, bounds), _eval_np(node.orelse, env, bounds)
+            return np.where(test, body, orelse), (min(bb[0], bo[0]), max(bb[1], bo[1]))
         if isinstance(node, ast.Call):
-            args = [_eval_np(a, env) for a in node.args]
+            args = [_eval_np(a, env, bounds) for a in node.args]
             name = node.func.id
             if name in ("min", "max"):
                 reduce = np.minimum if name == "min" else np.maximum
-                out = args[0]
-                for a in args[1:]:
+                out = args[0][0]
+                for a, _ in args[1:]:
                     out = reduce(out, a)
-                return out
-            return _NP_FUN[name](args[0])  # |result| <= |argument| + 1: no clipping needed
+                lows, highs = [b[0] for _, b in args], [b[1] for _, b in args]
+                return out, ((min(lows), min(highs)) if name == "min" else (max(lows), max(highs)))
+            (value, b), = args
+            reach = max(-b[0], b[1]) + 1  # |result| <= |argument| + 1: no clipping needed
+            return _NP_FUN[name](_float(value)), (-reach, reach)
     raise AssertionError(f"unchecked node {type(node).__name__}")  # parse() rules this out
+
+
+def _truth(value: np.ndarray) -> np.ndarray:
+    return value if value.dtype == np.bool_ else value != 0
 
 
 def _div(a: float, b: float) -> float:

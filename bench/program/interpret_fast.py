@@ -29,9 +29,11 @@ from .fast_attention import dense
 from .ops import BatchContext
 
 #: Chunks of the batch hold at most this many (query, key) pairs (B * T * T): a (B, T, T) float64
-#: array is then 16 MiB, below glibc's largest mmap threshold (32 MiB), so freed arrays are reused
-#: instead of mapped afresh (1 << 22 spent a third of the decompile programs' time in page faults).
-CHUNK_PAIRS = 1 << 21
+#: array is then 2 MiB, so a chunk's working arrays mostly stay in the core's caches. Measured on the
+#: shipped decompile programs (one batch of 250 per bin, scripts/bench_chunks.py): 1 << 18 took 0.66 of
+#: the time of 1 << 21 (whose 16 MiB arrays were chosen to stay below glibc's mmap threshold), and
+#: 1 << 17 and 1 << 19 about the same as 1 << 18. Chunking never changes a result (rows are independent).
+CHUNK_PAIRS = 1 << 18
 
 
 def _ids_and_lengths(program, batch, lengths=None) -> tuple[np.ndarray, np.ndarray]:
