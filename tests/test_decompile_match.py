@@ -94,6 +94,28 @@ def test_the_mlp_library_decides_which_primitives_are_tried():
     assert wide["mlp1"]["best"][0].split("(")[0] in tried
 
 
+def test_no_input_primitive_is_tried_on_an_mlp_replaced_by_a_token_map():
+    """MLP 0 replaced by a map of the tokens (keep_one(wte)) is an alias of the tokens (cat): ``harden``
+    of it would not fit the language (it takes vec values), so MLP 1 is never offered one there (it once
+    made the rendered program invalid), while the aggregates MLP 1 reads still are."""
+    from bench.baselines.decompile.match_mlp import _basis_size, _candidates, _label, _values
+
+    W, g, C, batch = _token_mlp_graph()
+    first, spec = g.mlps[0].out, g.mlps[1]
+    wte = next(u for u in g.mlps[0].inputs if g.vars[u].kind == "tok")
+    converted = {first: Conversion(wte, np.random.default_rng(0).normal(size=(W.vocab_size, W.d)))}
+    inputs = [u for u in spec.inputs if u == first or g.vars[u].name in ("wte", "a00_wte")]
+    assert len(inputs) == 3
+    labels = {u: _label(g, u, converted) for u in inputs}
+    assert labels[first] == "tokens"
+    program = build_program(W, g, C, "token", converted=converted)
+    vals = _values(program, batch, ["mlp1", *sorted(set(labels.values()))],
+                   {labels[u]: _basis_size(W, g, u, converted) for u in inputs})
+    trials = _candidates(g, vals, labels, inputs, vals["mlp1"], W.d, ("keep_one", "harden"), max_fvu=10.0)
+    hardened = [label for label, _, _ in trials if label.startswith("harden")]
+    assert hardened == ["harden(a00_wte)"]
+
+
 def test_a_head_left_with_one_hard_pattern_is_a_select_with_the_same_weights():
     """k==q-1 between the positions, as a 10^4-scaled table or as ``select(indices, indices, ...)``."""
     from bench.baselines.decompile.match_select import BIG, POSITION_SELECTS, hard_selects

@@ -99,7 +99,9 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
         table, fvu = _fits(vals[labels[u]], out, var_per_dim)
         if "keep_one" in library and fvu < max_fvu:
             trials.append((f"keep_one({g.vars[u].name})", Conversion(u, table), fvu))
-    for u in [u for u in candidates if g.vars[u].kind not in ("tok", "pos")]:  # one-hot inputs: no change
+    # tokens and indices (or an MLP replaced by keep_one of one: the same values) are cat: the primitives
+    # would change nothing on their one-hot values, and the language applies them to vec values only
+    for u in [u for u in candidates if labels[u] not in ("tokens", "indices")]:
         for name in [n for n in library if n in INPUT_PRIMITIVES]:
             fn, params = INPUT_PRIMITIVES[name]
             Y = NONLINEARITIES.find(fn).vectorized(vals[labels[u]], params)
@@ -107,7 +109,6 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
             if fvu < max_fvu:
                 trials.append((f"{name}({g.vars[u].name})", Conversion(u, table, (fn, params)), fvu))
     if "split" in library and all_traceable and len(candidates) > 1:  # one input: keep_one and the primitives
-        # tokens and indices (or an MLP replaced by keep_one of one: the same values) are cat: one-hot here
         inputs = [split_mlp.Input(u, labels[u], labels[u] in ("tokens", "indices"), vals[labels[u]])
                   for u in candidates]
         trials += split_mlp.candidates(inputs, out, max_fvu)[:SPLIT_TRIALS]
