@@ -52,7 +52,7 @@ for method in "${methods[@]}"; do
         decompile)
             "$python" -m bench.evaluate decompile --out submissions/decompile --jobs 2 --resume --time-limit 1200
             manifest decompile '[0, 150]' \
-                "The published decompilation method reimplemented for a 2-core CPU (baselines/decompile, docs/decompile.md): the model re-parameterised as a D-RASP program under linearised LayerNorms, pruned in three stages (edges, paths, query-key terms) with learned masks and optimal-ablation constants on inputs of length 0-150, then selectors, logit terms and MLPs replaced by named primitives where match accuracy holds. Unmatched score terms are written as factored (rank d_h) scores where that is smaller. Simplified: fixed lambda grid, CPU-time budget of 360 s for pruning and 60 s for matching, no split MLPs." \
+                "The published decompilation method reimplemented for a 2-core CPU (baselines/decompile, docs/decompile.md): the model re-parameterised as a D-RASP program under linearised LayerNorms, pruned in three stages (edges, paths, query-key terms) with learned masks and optimal-ablation constants on inputs of length 0-150, then selectors, logit terms and MLPs replaced by named primitives where match accuracy holds. Unmatched score terms are written as factored (rank d_h) scores where that is smaller, and a head left with one matched hard pattern (k==q-1, k==BOS, ...) as a select with that relation. Simplified: fixed lambda grid, CPU-time budget of 360 s for pruning and 60 s for matching, no split MLPs." \
                 > submissions/decompile/submission.json ;;
         decompile-50)
             "$python" -m bench.evaluate decompile-50 --out submissions/decompile-50 --jobs 2 --resume --time-limit 1200
