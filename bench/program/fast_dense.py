@@ -23,7 +23,7 @@ from .exactdot import times_table
 
 
 def sanitize(values: np.ndarray) -> np.ndarray:
-    """NaN -> 0 and clipping to +-MAX_VALUE, in place when possible (like :func:`.expr.sanitize_np`)."""
+    """NaN -> 0 and clipping to +-MAX_VALUE, in place when possible."""
     values = np.clip(values, -MAX_VALUE, MAX_VALUE, out=values if values.flags.writeable else None)
     nan = np.isnan(values)
     if nan.any():
