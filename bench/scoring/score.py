@@ -33,7 +33,7 @@ from bench.scoring.results import BINS, BinMetrics, ModelResult, Summary
 #: Sequences per scored batch (sorted by length, so that a batch pads little).
 BATCH_SIZE = 250
 #: Wall-clock seconds a program may run while it is scored on all bins: a backstop behind the cost
-#: bound (the slowest shipped program, decompile's repeat_copy, takes 157 CPU seconds).
+#: bound (the slowest shipped program, decompile's repeat_copy, takes 108 CPU seconds).
 MAX_SCORING_SECONDS = 1800.0
 
 
