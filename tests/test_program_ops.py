@@ -150,6 +150,11 @@ def test_histogram_and_vec_aggregates():
     assert hist[:, 3:].sum() == 0
     vec = rasp.constant([2.0, 4.0], basis=2)
     assert values(rasp.aggregate(rasp.select(indices, indices, FALSE), vec), ids).tolist() == [[0, 0]] * 4
+    # a histogram of the indices under a (non-prefix) hard selector is the selector's rows over their widths
+    ones = rasp.select(tokens, tokens, "k == 1")
+    seen = values(rasp.aggregate(ones, indices, numerical=True), ids)
+    assert seen.shape == (4, 8) and seen[:, 4:].sum() == 0
+    assert seen[:, :4].tolist() == [[1, 0, 0, 0], [1, 0, 0, 0], [0.5, 0, 0.5, 0], [0.5, 0, 0.5, 0]]
 
 
 def test_selector_width():

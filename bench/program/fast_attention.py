@@ -62,7 +62,10 @@ def hard_aggregate(selector, values: np.ndarray, kind: str, size: int | None, de
     if kind == "cat":
         return _categorical_aggregate(selector, values, default)
     counts = np.count_nonzero(selector, axis=-1)[..., None].astype(np.float64)  # (B, T, 1)
-    if kind == "onehot":  # counting: exact integers in float32, whatever the summation order
+    if kind == "onehot" and _are_indices(values, size):  # each key its own category: the counts are the selector
+        sums = np.zeros(selector.shape[:2] + (size,))
+        sums[..., :selector.shape[-1]] = selector
+    elif kind == "onehot":  # counting: exact integers in float32, whatever the summation order
         onehot = (values[..., None] == np.arange(size)).astype(np.float32)
         sums = np.matmul(selector.astype(np.float32), onehot).astype(np.float64)
     elif kind == "num":
@@ -72,6 +75,12 @@ def hard_aggregate(selector, values: np.ndarray, kind: str, size: int | None, de
                          for n in range(values.shape[-1])], -1)
     out = np.where(counts > 0, sums / np.maximum(counts, 1), float(default))
     return out[..., 0] if kind == "num" else out
+
+
+def _are_indices(values: np.ndarray, size: int) -> bool:
+    """Whether (B, T) cat values are ``0 .. T-1`` in every row (the ``indices``), within a basis of ``size``."""
+    B, T = values.shape
+    return T <= size and np.array_equal(values, np.broadcast_to(np.arange(T), (B, T)))
 
 
 def _prefix_aggregate(values: np.ndarray, kind: str, size: int | None, default) -> np.ndarray:
@@ -124,7 +133,7 @@ def _aggregated(values: np.ndarray, n_keys: int) -> tuple[np.ndarray, Keys | Non
 def _weighted_counts(weights: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     """Histogram of cat values weighted by attention: per (query, category), weights added in key order."""
     B, T = values.shape
-    if T <= size and np.array_equal(values, np.broadcast_to(np.arange(T), (B, T))):  # the indices: one key each
+    if _are_indices(values, size):  # the indices: one key each
         out = np.zeros((B, T, size))
         out[..., :T] = weights
         return out + 0.0
