@@ -117,6 +117,21 @@ def test_select_expression_and_selector_logic():
     assert values(~first, ids).tolist() == [[0, 0, 0, 0], [0, 1, 0, 0], [0, 1, 1, 0], [0, 1, 1, 1]]
 
 
+@pytest.mark.parametrize("source", ["k == 1", "q % 2 == 0", "k < q", "k + q > 100"])
+def test_select_tables_of_the_key_or_the_query_alone_give_the_same_selector(source):
+    """An expression of the key alone (or the query alone, or neither) is gathered per key (per query)
+    and broadcast; on numeric keys and queries too (distinct values); checked against the reference."""
+    from bench.program.ops_attention import _gather
+
+    rng = np.random.default_rng(0)
+    for table in (rng.random((5, 7)) < 0.5, np.tile(rng.random(7) < 0.5, (5, 1)), np.tile(rng.random((5, 1)) < 0.5, 7)):
+        q, k = rng.integers(0, 5, (3, 6, 1)), rng.integers(0, 7, (3, 1, 6))
+        assert np.array_equal(np.broadcast_to(_gather(table, q, k), (3, 6, 6)), table[q, k])
+    ids = [1, 0, 1, 2, 1]
+    for keys, queries in ((tokens, tokens), (rasp.numerical(rasp.map(tokens, "x * 1.5")), indices)):
+        assert values(rasp.select(keys, queries, source), ids).shape == (5, 5)
+
+
 # ----- aggregation ----------------------------------------------------------------------
 
 

@@ -75,7 +75,20 @@ def _expr_on_distinct_values(expr: Expr, k: np.ndarray, q: np.ndarray) -> np.nda
     if k_values.size * q_values.size > _DENSE_GRID:
         return expr.eval_np({"k": k, "q": q}) != 0
     table = expr.eval_np({"k": k_values[None, :], "q": q_values[:, None]}) != 0  # (n_q, n_k)
-    return table[q_index.reshape(q.shape), k_index.reshape(k.shape)]
+    return _gather(table, q_index.reshape(q.shape), k_index.reshape(k.shape))
+
+
+def _gather(table: np.ndarray, q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``table[q, k]`` for an (n_q, n_k) bool table, (B, T, 1) query and (B, 1, T) key entries: where
+    the table depends on the key alone (``k == 1``) or the query alone, one entry per key or query,
+    broadcast (the same booleans, without a (B, T, T) gather)."""
+    if table.size == 0:
+        return table[q, k]
+    if (table == table[:1]).all():
+        return table[0][k]
+    if (table == table[:, :1]).all():
+        return table[:, 0][q]
+    return table[q, k]
 
 
 @register_op
@@ -144,7 +157,7 @@ class Select(Node):
                 gq, gk = np.meshgrid(np.arange(ctx.sizes[tq.basis], dtype=np.float64),
                                      np.arange(ctx.sizes[tk.basis], dtype=np.float64), indexing="ij")
                 table = self.expr.eval_np({"k": gk, "q": gq}) != 0  # (n_q, n_k)
-                selected = table[q, k]
+                selected = _gather(table, q, k)
             else:
                 selected = _expr_on_distinct_values(self.expr, k, q)
         return selected & ctx.causal
