@@ -81,6 +81,21 @@ def test_an_additive_output_is_found_and_a_product_is_not():
     assert split_mlp.candidates(inputs, product, max_fvu=10.0)[0][2] > 0.05
 
 
+def test_no_split_fit_starts_past_the_deadline():
+    """The fits are the expensive part of matching a split (majority's ran 150 CPU s past the budget):
+    past the deadline none starts, and the candidates made so far (none here) are returned."""
+    from bench.baselines.decompile.clock import cpu_seconds
+
+    rng = np.random.default_rng(2)
+    onehot, x = np.eye(V)[rng.integers(0, V, 500)], rng.dirichlet(np.ones(V) * 0.3, 500)
+    inputs = [split_mlp.Input(0, "tokens", True, onehot), split_mlp.Input(1, "a00", False, x)]
+    out = onehot @ rng.normal(size=(V, 3)) + x @ rng.normal(size=(V, 3))
+    assert split_mlp.candidates(inputs, out, max_fvu=0.6, deadline=cpu_seconds() + 600)
+    start = cpu_seconds()
+    assert split_mlp.candidates(inputs, out, max_fvu=0.6, deadline=start - 1) == []
+    assert cpu_seconds() - start < 0.5
+
+
 def test_a_split_replaces_an_mlp_by_one_readout_of_its_parts():
     W, g, C, batch = _token_mlp_graph()
     spec = next(m for m in g.mlps if m.layer == 1)

@@ -86,7 +86,7 @@ SPLIT_TRIALS = 4
 
 
 def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, d: int, library, max_fvu: float,
-                all_traceable: bool = False):
+                all_traceable: bool = False, deadline: float | None = None):
     """Trials (label, Conversion or Split, fvu) for one MLP: erase, keep_one of each input, the input
     primitives of ``library`` on each aggregated (distribution-valued) input, then (``"split"`` in
     ``library``, every input traceable) the best split replacements: those that fit below ``max_fvu``."""
@@ -111,7 +111,7 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
     if "split" in library and all_traceable and len(candidates) > 1:  # one input: keep_one and the primitives
         inputs = [split_mlp.Input(u, labels[u], labels[u] in ("tokens", "indices"), vals[labels[u]])
                   for u in candidates]
-        trials += split_mlp.candidates(inputs, out, max_fvu)[:SPLIT_TRIALS]
+        trials += split_mlp.candidates(inputs, out, max_fvu, deadline=deadline)[:SPLIT_TRIALS]
     return trials
 
 
@@ -139,7 +139,7 @@ def match_mlps(W, g, C, kind: str, data, deadline: float, accept: float = 0.9, m
         vals = _values(program, data, [name] + sorted(set(labels.values())), sizes)
         best, tried = None, []
         trials = _candidates(g, vals, labels, candidates, vals[name], W.d, library, max_fvu,
-                             all_traceable=len(candidates) == len(spec.inputs))
+                             all_traceable=len(candidates) == len(spec.inputs), deadline=deadline)
         for label, conversion, fvu in trials:
             if cpu_seconds() > deadline:
                 break

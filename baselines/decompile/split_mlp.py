@@ -45,6 +45,8 @@ import numpy as np
 
 import bench.program as rasp
 
+from .clock import cpu_seconds
+
 DIFF_BINS = 12
 _DIFF = "11 if x + y < 0.2 else min(max(floor((x - y + 0.6) * 7.5) + 1, 0), 10)"
 BALANCE_POWERS = (0.5, 0.05, 0.01)
@@ -155,23 +157,32 @@ class Input(NamedTuple):
     values: np.ndarray  # (positions, entries): one-hot for a cat input
 
 
-def candidates(inputs: list[Input], out: np.ndarray, max_fvu: float, per_input: int = 3
-               ) -> list[tuple[str, Split, float]]:
+def candidates(inputs: list[Input], out: np.ndarray, max_fvu: float, per_input: int = 3,
+               deadline: float | None = None) -> list[tuple[str, Split, float]]:
     """Split replacements of one MLP, best fit first: (label, Split, fvu) with fvu below ``max_fvu``.
 
     Each distribution input gets a primitive: its ``per_input`` best, each ranked with the other
-    inputs as they are (no_op), then every combination of those is fitted jointly.
+    inputs as they are (no_op), then every combination of those is fitted jointly. Past
+    ``deadline`` (a :func:`.clock.cpu_seconds` value) no further fit starts: the fits made so far
+    are returned (none while the inputs' primitives are still being ranked).
     """
+    def late() -> bool:
+        return deadline is not None and cpu_seconds() > deadline
+
     vecs = [k for k, x in enumerate(inputs) if not x.is_cat]
     options: dict[int, list[Primitive]] = {}
     for k in vecs:
         ranked = []
         for prim in library(inputs[k].values.shape[1]):
+            if late():
+                return []
             columns = [prim.features(x.values) if n == k else x.values for n, x in enumerate(inputs)]
             ranked.append((fit(columns, out)[2], prim.label, prim))
         options[k] = [prim for _, _, prim in sorted(ranked, key=lambda r: r[:2])[:per_input]]
     trials = []
     for choice in itertools.product(*[options[k] for k in vecs]):
+        if late():
+            break
         chosen = dict(zip(vecs, choice))
         columns = [chosen[n].features(x.values) if n in chosen else x.values for n, x in enumerate(inputs)]
         tables, bias, fvu = fit(columns, out)
