@@ -101,7 +101,8 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
             trials.append((f"keep_one({g.vars[u].name})", Conversion(u, table), fvu))
     # tokens and indices (or an MLP replaced by keep_one of one: the same values) are cat: the primitives
     # would change nothing on their one-hot values, and the language applies them to vec values only
-    for u in [u for u in candidates if labels[u] not in ("tokens", "indices")]:
+    is_cat = {u: labels[u] in ("tokens", "indices") for u in candidates}
+    for u in [u for u in candidates if not is_cat[u]]:
         for name in [n for n in library if n in INPUT_PRIMITIVES]:
             fn, params = INPUT_PRIMITIVES[name]
             Y = NONLINEARITIES.find(fn).vectorized(vals[labels[u]], params)
@@ -109,7 +110,7 @@ def _candidates(g, vals: dict, labels: dict, candidates: list, out: np.ndarray, 
             if fvu < max_fvu:
                 trials.append((f"{name}({g.vars[u].name})", Conversion(u, table, (fn, params)), fvu))
     if "split" in library and all_traceable and len(candidates) > 1:  # one input: keep_one and the primitives
-        inputs = [split_mlp.Input(u, labels[u], labels[u] in ("tokens", "indices"), vals[labels[u]])
+        inputs = [split_mlp.Input(u, labels[u], is_cat[u], vals[labels[u]])
                   for u in candidates]
         trials += split_mlp.candidates(inputs, out, max_fvu, deadline=deadline)[:SPLIT_TRIALS]
     return trials

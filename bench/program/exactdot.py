@@ -151,8 +151,6 @@ def exact_parts(a: Sliced, b: Sliced, causal: str | None = None) -> tuple[np.nda
     return _blocked([(a.hi, b.hi)], causal), _blocked(mid, causal) if mid else None
 
 
-
-
 _TABLES: dict = {}  # id(table) -> (table, beta, Sliced): a program's tables are read-only
 
 

@@ -43,6 +43,12 @@ def to_cat(value: float, size: int, default: int) -> int:
     return rounded if 0 <= rounded < size else default
 
 
+def _over_entries(expr, env: dict, n: int) -> np.ndarray:
+    """``expr`` elementwise over vec values of ``n`` entries: ``i`` is the entry's index, whose bounds
+    (0 to n - 1) let the evaluator skip clips that would change nothing."""
+    return expr.eval_np({**env, "i": np.arange(n, dtype=np.float64)}, {"i": (0.0, n - 1.0)})
+
+
 def _table_entries(entries, arity: int, what: str) -> tuple[tuple, ...]:
     """Normalize ``{key: value}`` / ``[[key..., value], ...]`` into sorted tuples; keys are ints."""
     if isinstance(entries, dict):
@@ -197,7 +203,7 @@ class Map(_Function, Node):
         if self.table is not None:
             return self._dense_table([ctx.sizes[tx.basis]], out.kind == "cat")[x]
         if out.kind == "vec":
-            return self.expr.eval_np({"x": x, "i": np.arange(x.shape[-1], dtype=np.float64)}, {"i": (0.0, x.shape[-1] - 1.0)})
+            return _over_entries(self.expr, {"x": x}, x.shape[-1])
         if tx.kind == "cat":  # evaluate once per category, then index
             grid = np.arange(ctx.sizes[tx.basis], dtype=np.float64)
             return self._finish_np(self.expr.eval_np({"x": grid}), out, ctx)[x]
@@ -256,7 +262,7 @@ class SequenceMap(_Function, Node):
             x = x if x.ndim == 3 else x[..., None]
             y = y if y.ndim == 3 else y[..., None]
             n = max(x.shape[-1], y.shape[-1])
-            return self.expr.eval_np({"x": x, "y": y, "i": np.arange(n, dtype=np.float64)}, {"i": (0.0, n - 1.0)})
+            return _over_entries(self.expr, {"x": x, "y": y}, n)
         sizes = [ctx.sizes[t.basis] if t.kind == "cat" else None for t in ctx.in_types]
         if None not in sizes and sizes[0] * sizes[1] <= _DENSE_GRID:
             gx, gy = np.meshgrid(np.arange(sizes[0], dtype=np.float64), np.arange(sizes[1], dtype=np.float64),
