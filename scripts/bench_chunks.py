@@ -45,8 +45,16 @@ def main(argv=None) -> None:
     parser.add_argument("--limit", type=int, default=BATCH_SIZE, help="sequences per bin (default one batch)")
     parser.add_argument("--models", nargs="*", help="only these model ids")
     args = parser.parse_args(argv)
+    if not all(10 <= size <= 40 for size in args.sizes):
+        parser.error(f"--sizes: log2 of chunk_pairs between 10 and 40, not {args.sizes}")
     folder = ROOT / "submissions" / args.submission
+    if not (folder / "results.json").is_file():
+        parser.error(f"--submission: no results.json in {folder.relative_to(ROOT)} "
+                     f"(shipped: {', '.join(p.parent.name for p in sorted(ROOT.glob('submissions/*/results.json')))})")
     results = json.loads((folder / "results.json").read_text())
+    unknown = set(args.models or ()) - {entry["model"]["id"] for entry in results["models"]}
+    if unknown:
+        parser.error(f"--models: not in {args.submission}'s results: {', '.join(sorted(unknown))}")
     rows, totals, differ = [], [0.0] * len(args.sizes), []
     for entry in results["models"]:
         model_id = entry["model"]["id"]
